@@ -1,0 +1,56 @@
+# apptbridge — see README.md. `make run` and `make test` are the two
+# commands a fresh machine with Go needs.
+GO       ?= go
+BIN      ?= bin/apptbridge
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+FUZZTIME ?= 30s
+# package:FuzzTarget pairs run by `make fuzz`
+FUZZ_TARGETS := $(shell for f in $$(grep -rlE --include='*_test.go' '^func Fuzz' .); do \
+	for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' $$f | cut -d' ' -f2); do echo "$$(dirname $$f):$$t"; done; done | sort -u)
+
+.PHONY: all build run test test-short lint fuzz bench bench-go bench-mllp conformance clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/apptbridge
+
+run: build
+	./$(BIN) serve
+
+test: lint build
+	$(GO) test -race -count=1 -timeout 20m ./...
+	./$(BIN) conformance
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+conformance: build
+	./$(BIN) conformance
+
+# Go benchmarks (parse, map, ingest, store) and the MLLP load against
+# `apptbridge serve` with the shared harness's loadgen.
+bench: bench-go bench-mllp
+
+bench-go:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./hl7/ ./mapping/ ./ingest/ ./store/... ./mllp/
+
+bench-mllp: build
+	./scripts/bench-mllp.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,349 @@
+// Package app wires apptbridge's parts into one running service: store,
+// mapper, ingest pipeline, MLLP listener, HTTP listener and background
+// jobs. It lives outside cmd so tests can start a whole service in-process.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/apptbridge/apptbridge/hl7"
+	"github.com/apptbridge/apptbridge/ingest"
+	"github.com/apptbridge/apptbridge/mapping"
+	"github.com/apptbridge/apptbridge/mllp"
+	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/sqlite"
+)
+
+// Options are the process-level dependencies of an App.
+type Options struct {
+	Logger   *zap.Logger          // nil: no logs
+	Registry *prometheus.Registry // nil: a new registry
+	Now      func() time.Time     // nil: time.Now
+	Version  string
+	Commit   string
+}
+
+// App is one running apptbridge service.
+type App struct {
+	cfg  Config
+	log  *zap.Logger
+	reg  *prometheus.Registry
+	m    *metrics
+	now  func() time.Time
+	db   store.Store
+	ing  *ingest.Handler
+	mllp *mllp.Server
+	http *http.Server
+
+	mllpLn, httpLn net.Listener
+	ready          atomic.Bool
+	errc           chan error
+	stop           context.CancelFunc
+	wg             sync.WaitGroup
+	closeOnce      sync.Once
+}
+
+// New builds an App from cfg: it opens the store and loads the mapping
+// profile, but binds nothing yet (see Start).
+func New(ctx context.Context, cfg Config, o Options) (*App, error) {
+	a := &App{cfg: cfg, log: o.Logger, reg: o.Registry, now: o.Now, errc: make(chan error, 2)}
+	if a.log == nil {
+		a.log = zap.NewNop()
+	}
+	if a.reg == nil {
+		a.reg = prometheus.NewRegistry()
+		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.m = newMetrics(a.reg, o.Version, o.Commit)
+
+	mapper, err := NewMapper(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "apptbridge.db"), sqlite.Options{
+		Now: a.now,
+		OnCommit: func(n int, d time.Duration) {
+			a.m.commit.Observe(d.Seconds())
+			a.m.batch.Observe(float64(n))
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	a.db = db
+	a.ing = ingest.New(ingest.Config{
+		Store:   db,
+		Mapper:  mapper,
+		Logger:  a.log.Named("ingest"),
+		Metrics: ingest.NewMetrics(a.reg),
+		Now:     a.now,
+		Parse:   hl7.ParseOptions{DefaultCharset: cfg.HL7Charset},
+	})
+	tlsConf, err := mllpTLS(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.mllp = &mllp.Server{
+		Handler:        a.ing,
+		TLSConfig:      tlsConf,
+		ReadTimeout:    cfg.MLLPReadTimeout,
+		WriteTimeout:   cfg.MLLPWriteTimeout,
+		IdleTimeout:    cfg.MLLPIdleTimeout,
+		MaxMessageSize: cfg.MLLPMaxMessageBytes,
+		MaxConns:       cfg.MLLPMaxConns,
+		AllowedNets:    cfg.MLLPAllowedIPs,
+		ConnState:      a.connState,
+		OnJunk:         func(n int) { a.m.junkBytes.Add(float64(n)) },
+		OnFrameError:   a.frameError,
+		ErrorLog:       zap.NewStdLog(a.log.Named("mllp")),
+	}
+	a.http = &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(a.log.Named("http")),
+	}
+	return a, nil
+}
+
+// NewMapper builds the SIU mapper from the configuration.
+func NewMapper(cfg Config) (*mapping.Mapper, error) {
+	mc := mapping.Config{
+		DefaultTimezone: cfg.DefaultTimezone,
+		DefaultCountry:  cfg.DefaultCountry,
+		CallbackPhone:   cfg.CallbackPhone,
+	}
+	if cfg.MappingProfile != "" {
+		p, err := mapping.LoadProfile(cfg.MappingProfile)
+		if err != nil {
+			return nil, fmt.Errorf("MAPPING_PROFILE: %w", err)
+		}
+		mc.Profile = p
+	}
+	m, err := mapping.New(mc)
+	if err != nil {
+		return nil, fmt.Errorf("mapping: %w", err)
+	}
+	return m, nil
+}
+
+func mllpTLS(cfg Config) (*tls.Config, error) {
+	if cfg.MLLPTLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.MLLPTLSCert, cfg.MLLPTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("MLLP_TLS_CERT/MLLP_TLS_KEY: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.MLLPTLSClientCA != "" {
+		pem, err := os.ReadFile(cfg.MLLPTLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("MLLP_TLS_CLIENT_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("MLLP_TLS_CLIENT_CA: no PEM certificates found")
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// Start binds both listeners (so address errors are returned here) and
+// serves them in the background.
+func (a *App) Start(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", a.cfg.MLLPAddr)
+	if err != nil {
+		return fmt.Errorf("MLLP_ADDR: %w", err)
+	}
+	hl, err := lc.Listen(ctx, "tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	a.mllpLn, a.httpLn = ln, hl
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = cancel
+	a.wg.Add(3)
+	go func() {
+		defer a.wg.Done()
+		if err := a.mllp.Serve(ln); err != nil && !errors.Is(err, mllp.ErrServerClosed) {
+			a.errc <- fmt.Errorf("mllp: %w", err)
+		}
+	}()
+	go func() {
+		defer a.wg.Done()
+		if err := a.http.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.pruneLoop(bg)
+	}()
+	a.ready.Store(true)
+	a.m.ready.Set(1)
+	a.log.Info("apptbridge ready",
+		zap.String("mllp_addr", ln.Addr().String()),
+		zap.String("http_addr", hl.Addr().String()),
+		zap.Bool("mllp_tls", a.mllp.TLSConfig != nil),
+		zap.String("store", "sqlite"),
+		zap.String("data_dir", a.cfg.DataDir))
+	if a.cfg.SandboxSMS() {
+		a.log.Info("SMS sandbox: no Twilio credentials are set, so texts are kept and shown in the admin page's phone simulator, never sent")
+	}
+	return nil
+}
+
+// MLLPAddr returns the bound MLLP address (after Start).
+func (a *App) MLLPAddr() net.Addr { return a.mllpLn.Addr() }
+
+// HTTPAddr returns the bound HTTP address (after Start).
+func (a *App) HTTPAddr() net.Addr { return a.httpLn.Addr() }
+
+// Store returns the app's store.
+func (a *App) Store() store.Store { return a.db }
+
+// Errors reports fatal serve errors.
+func (a *App) Errors() <-chan error { return a.errc }
+
+// Shutdown stops accepting, lets every connection finish and answer the
+// message in hand, stops background jobs and closes the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	var errs []error
+	a.closeOnce.Do(func() {
+		a.ready.Store(false)
+		a.m.ready.Set(0)
+		if a.stop != nil {
+			if err := a.mllp.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("mllp shutdown: %w", err))
+			}
+			if err := a.http.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+			a.stop()
+			a.wg.Wait()
+		}
+		if err := a.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		a.log.Info("apptbridge stopped")
+	})
+	return errors.Join(errs...)
+}
+
+func (a *App) pruneLoop(ctx context.Context) {
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := a.now()
+		n, err := a.db.Prune(ctx, now.Add(-a.cfg.DedupRetention), now.Add(-a.cfg.RawRetention))
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("prune failed", zap.Error(err))
+		} else if n > 0 {
+			a.log.Info("pruned old inbound messages", zap.Int("rows", n))
+		}
+		t.Reset(time.Hour)
+	}
+}
+
+func (a *App) connState(c net.Conn, s mllp.ConnState) {
+	switch s {
+	case mllp.StateNew:
+		a.m.connsOpen.Inc()
+	case mllp.StateClosed:
+		a.m.connsOpen.Dec()
+		a.m.conns.WithLabelValues("accepted").Inc()
+	case mllp.StateRejected:
+		a.m.connsOpen.Dec()
+		a.m.conns.WithLabelValues("rejected").Inc()
+		a.log.Warn("mllp connection rejected", zap.String("remote", remoteIP(c)))
+	}
+}
+
+func remoteIP(c net.Conn) string {
+	if c == nil || c.RemoteAddr() == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
+func (a *App) frameError(err error) {
+	reason := "other"
+	switch {
+	case errors.Is(err, mllp.ErrFrameTooLarge):
+		reason = "too_large"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		reason = "stall"
+	case errors.Is(err, mllp.ErrMissingCR):
+		reason = "missing_cr"
+	default:
+		reason = "truncated"
+	}
+	a.m.frameErrors.WithLabelValues(reason).Inc()
+}
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if !a.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: starting or stopping\n"))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.db.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: store unavailable\n"))
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	return mux
+}

@@ -1,0 +1,185 @@
+package hl7
+
+import (
+	"math"
+	"strings"
+)
+
+// ParseOptions tune Parse for one interface.
+type ParseOptions struct {
+	// DefaultCharset is used when MSH-18 is empty: "" or "UNICODE UTF-8"
+	// (the default), "ASCII" or "8859/1". Any MSH-18 name is accepted.
+	DefaultCharset string
+}
+
+// Parse parses one ER7-encoded message with default options.
+func Parse(data []byte) (*Message, error) { return ParseWith(data, ParseOptions{}) }
+
+// ParseWith parses one ER7-encoded message. Segments end in \r; \r\n is
+// accepted, and a message without any \r is split on \n. The delimiters come
+// from MSH-1 and MSH-2; the character set from MSH-18 (else
+// opts.DefaultCharset). Errors are *ParseError values wrapping one of the
+// package's sentinel errors. The input is copied; the caller may reuse it.
+func ParseWith(data []byte, opts ParseOptions) (*Message, error) {
+	data, off := trimMessage(data)
+	if len(data) == 0 {
+		return nil, &ParseError{Err: ErrEmpty}
+	}
+	if len(data) > math.MaxUint32 {
+		return nil, &ParseError{Err: ErrTooLarge}
+	}
+	if len(data) < 3 || string(data[:3]) != "MSH" {
+		return nil, &ParseError{Segment: 1, Offset: off, Err: ErrNoMSH}
+	}
+	d, err := parseDelimiters(data)
+	if err != nil {
+		err.(*ParseError).Offset += off
+		return nil, err
+	}
+	// Split first, assuming UTF-8: MSH-18 is then at hand, and the work is
+	// redone only when the text must be converted (delimiters and segment
+	// names are ASCII, so the structure is the same either way).
+	raw := string(data)
+	m := &Message{Delims: d, text: raw}
+	if err := m.split(); err != nil {
+		err.(*ParseError).Offset += off
+		return nil, err
+	}
+	msh := &m.segments[0]
+	m.Charset = charsetName(msh.Field(18), d.Repetition)
+	k := charsetOf(m.Charset, opts.DefaultCharset)
+	if k == csUnknown {
+		o := off
+		if len(msh.ends) > 17 {
+			o += int(msh.ends[16]) + 1
+		}
+		return nil, &ParseError{SegmentName: "MSH", Segment: 1, Field: 18, Offset: o, Err: ErrCharset}
+	}
+	if text, latin1 := recode(raw, data, k); text != raw {
+		m = &Message{Delims: d, text: text, latin1: latin1}
+		if err := m.split(); err != nil {
+			err.(*ParseError).Offset += off
+			return nil, err
+		}
+		m.Charset = charsetName(m.segments[0].Field(18), d.Repetition)
+	} else {
+		m.latin1 = latin1
+	}
+	return m, nil
+}
+
+// trimMessage drops a UTF-8 BOM, MLLP framing bytes (0x0B, 0x1C) and
+// surrounding whitespace and NULs. It returns the rest and how many bytes
+// were dropped in front.
+func trimMessage(b []byte) ([]byte, int) {
+	n := len(b)
+	if len(b) > 0 && b[0] == 0x0B {
+		b = b[1:]
+	}
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		b = b[3:]
+	}
+	for len(b) > 0 && isTrimByte(b[0]) {
+		b = b[1:]
+	}
+	off := n - len(b)
+	for len(b) > 0 && (isTrimByte(b[len(b)-1]) || b[len(b)-1] == 0x1C) {
+		b = b[:len(b)-1]
+	}
+	return b, off
+}
+
+func isTrimByte(c byte) bool {
+	return c == '\r' || c == '\n' || c == ' ' || c == '\t' || c == 0
+}
+
+// split cuts m.text into segments and fields. Fields are recorded as end
+// offsets in one shared slice, so a message costs a fixed number of
+// allocations however many fields it has.
+func (m *Message) split() error {
+	text := m.text
+	sep := byte('\r')
+	if strings.IndexByte(text, '\r') < 0 {
+		sep = '\n'
+	}
+	fs := m.Delims.Field
+	nseg := strings.Count(text, string(sep)) + 1
+	ends := make([]uint32, 0, strings.Count(text, string(fs))+nseg)
+	if nseg <= len(m.segbuf) {
+		m.segments = m.segbuf[:0:nseg]
+	} else {
+		m.segments = make([]Segment, 0, nseg)
+	}
+	canon := sep == '\r'
+	for pos := 0; pos < len(text); {
+		start, end := pos, len(text)
+		if j := strings.IndexByte(text[pos:], sep); j >= 0 {
+			end = pos + j
+			pos = end + 1
+		} else {
+			pos = end
+		}
+		if sep == '\r' {
+			// \r\n (and stray \n next to \r) belong to the terminator; a
+			// lone \n inside a segment stays in its field.
+			for start < end && text[start] == '\n' {
+				start++
+				canon = false
+			}
+			for end > start && text[end-1] == '\n' {
+				end--
+				canon = false
+			}
+		}
+		line := text[start:end]
+		if isBlank(line) {
+			canon = false
+			continue
+		}
+		idx := len(m.segments) + 1
+		if len(line) < 3 || !validName(line[:3]) || (len(line) > 3 && line[3] != fs) {
+			return &ParseError{Segment: idx, Offset: start, Err: ErrBadSegmentName}
+		}
+		name := line[:3]
+		if name == "MSH" && idx > 1 {
+			return &ParseError{SegmentName: name, Segment: idx, Offset: start, Err: ErrMultipleMessages}
+		}
+		e0 := len(ends)
+		ends = append(ends, 3)
+		if len(line) > 3 {
+			ends = appendFieldEnds(ends, line, 4, fs)
+		}
+		m.segments = append(m.segments, Segment{
+			Name:   name,
+			raw:    line,
+			ends:   ends[e0:len(ends):len(ends)],
+			delims: m.Delims,
+			index:  int32(idx),
+			msh:    name == "MSH",
+		})
+	}
+	if len(m.segments) == 0 || m.segments[0].Name != "MSH" {
+		return &ParseError{Segment: 1, Err: ErrNoMSH}
+	}
+	m.canon = canon
+	return nil
+}
+
+func isBlank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isTrimByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func validName(n string) bool {
+	for i := 0; i < 3; i++ {
+		c := n[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}

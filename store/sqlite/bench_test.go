@@ -1,0 +1,55 @@
+package sqlite
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apptbridge/apptbridge"
+)
+
+// benchIngest ingests b.N new messages into a real file and reports
+// commits/op (transactions, i.e. fsync rounds, per message) and msgs/s.
+// Each goroutine cycles over its own 50 appointments: BOOKED first, then
+// MODIFIED. Building a message (uuid, sha256) is inside the timed loop.
+func benchIngest(b *testing.B, parallel bool) {
+	var commits atomic.Int64
+	db := openTest(b, Options{OnCommit: func(int, time.Duration) { commits.Add(1) }})
+	var workers atomic.Int64
+	work := func(next func() bool) {
+		w := workers.Add(1)
+		for i := 0; next(); i++ {
+			typ := apptbridge.Modified
+			if i < 50 {
+				typ = apptbridge.Booked
+			}
+			if _, err := db.Ingest(b.Context(), testInbound(fmt.Sprintf("B%d-%02d", w, i%50), typ)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	if parallel {
+		// 16 goroutines when GOMAXPROCS divides 16.
+		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) { work(pb.Next) })
+	} else {
+		n := 0
+		work(func() bool { n++; return n <= b.N })
+	}
+	b.StopTimer()
+	el := time.Since(start)
+	b.ReportMetric(float64(commits.Load())/float64(b.N), "commits/op")
+	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+	if parallel {
+		b.ReportMetric(float64(workers.Load()), "goroutines")
+	}
+}
+
+func BenchmarkIngestSerial(b *testing.B)   { benchIngest(b, false) }
+func BenchmarkIngestParallel(b *testing.B) { benchIngest(b, true) }

@@ -1,0 +1,175 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/store"
+)
+
+// querier is what *sql.DB, *sql.Tx and wtx share.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// DefaultLimit is the page size of Appointments when Filter.Limit is 0.
+const DefaultLimit = 100
+
+// Appointment implements store.Store.
+func (db *DB) Appointment(ctx context.Context, id string) (*apptbridge.Appointment, error) {
+	if db.closed.Load() {
+		return nil, fmt.Errorf("sqlite: appointment: %w", store.ErrClosed)
+	}
+	a, err := loadAppointment(ctx, db.rdb, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if a == nil {
+		return nil, fmt.Errorf("sqlite: appointment %s: %w", id, notFound("appointment"))
+	}
+	return a, nil
+}
+
+// Appointments implements store.Store.
+func (db *DB) Appointments(ctx context.Context, f store.Filter) ([]*apptbridge.Appointment, error) {
+	if db.closed.Load() {
+		return nil, fmt.Errorf("sqlite: appointments: %w", store.ErrClosed)
+	}
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.PatientID != "" {
+		add("patient_id = ?", f.PatientID)
+	}
+	if f.Disposition != apptbridge.DispNone {
+		add("disposition = ?", string(f.Disposition))
+	}
+	if !f.From.IsZero() {
+		add("start_utc >= ?", micros(store.Instant(f.From)))
+	}
+	if !f.To.IsZero() {
+		add("start_utc < ?", micros(store.Instant(f.To)))
+	}
+	if f.After != "" {
+		add("appointment_id > ?", f.After)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	q := "SELECT state FROM appointments"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, limit)
+	q += " ORDER BY appointment_id LIMIT $" + strconv.Itoa(len(args))
+
+	rows, err := db.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: appointments: %w", err)
+	}
+	defer rows.Close()
+	var out []*apptbridge.Appointment
+	for rows.Next() {
+		var state string
+		if err := rows.Scan(&state); err != nil {
+			return nil, fmt.Errorf("sqlite: appointments: %w", err)
+		}
+		a := new(apptbridge.Appointment)
+		if err := json.Unmarshal([]byte(state), a); err != nil {
+			return nil, fmt.Errorf("sqlite: appointments: decode: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: appointments: %w", err)
+	}
+	return out, nil
+}
+
+// History implements store.Store.
+func (db *DB) History(ctx context.Context, id string) ([]store.HistoryEntry, error) {
+	if db.closed.Load() {
+		return nil, fmt.Errorf("sqlite: history: %w", store.ErrClosed)
+	}
+	rows, err := db.rdb.QueryContext(ctx, `SELECT seq, event, applied, reason, from_disposition,
+		to_disposition, text_kind, suppressed, recorded_at
+		FROM events WHERE appointment_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: history %s: %w", id, err)
+	}
+	defer rows.Close()
+	out := []store.HistoryEntry{}
+	for rows.Next() {
+		var (
+			h              store.HistoryEntry
+			ev, from, to   string
+			text           string
+			recordedMicros int64
+		)
+		if err := rows.Scan(&h.Seq, &ev, &h.Applied, &h.Reason, &from, &to, &text,
+			&h.Suppressed, &recordedMicros); err != nil {
+			return nil, fmt.Errorf("sqlite: history %s: %w", id, err)
+		}
+		if err := json.Unmarshal([]byte(ev), &h.Event); err != nil {
+			return nil, fmt.Errorf("sqlite: history %s: decode event: %w", id, err)
+		}
+		h.From = apptbridge.Disposition(from)
+		h.To = apptbridge.Disposition(to)
+		h.Text = apptbridge.TextKind(text)
+		h.RecordedAt = fromMicros(recordedMicros)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: history %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Inbound implements store.Store.
+func (db *DB) Inbound(ctx context.Context, k store.DedupKey) (*store.InboundRecord, error) {
+	if db.closed.Load() {
+		return nil, fmt.Errorf("sqlite: inbound: %w", store.ErrClosed)
+	}
+	var (
+		r          = &store.InboundRecord{Key: k}
+		hash       []byte
+		receivedUS int64
+	)
+	err := db.rdb.QueryRowContext(ctx, `SELECT hash, message_type, received_at, ack_code, ack, raw, event_id
+		FROM inbound WHERE sending_app = $1 AND sending_facility = $2 AND control_id = $3`,
+		k.SendingApplication, k.SendingFacility, k.ControlID).
+		Scan(&hash, &r.MessageType, &receivedUS, &r.AckCode, &r.Ack, &r.Raw, &r.EventID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: inbound %s: %w", k.ControlID, notFound("inbound message"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: inbound %s: %w", k.ControlID, err)
+	}
+	copy(r.Hash[:], hash)
+	r.ReceivedAt = fromMicros(receivedUS)
+	return r, nil
+}
+
+// CountInbound implements store.Store.
+func (db *DB) CountInbound(ctx context.Context) (int, error) {
+	if db.closed.Load() {
+		return 0, fmt.Errorf("sqlite: count inbound: %w", store.ErrClosed)
+	}
+	var n int
+	if err := db.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM inbound").Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count inbound: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,191 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTest(t, Options{})
+	})
+}
+
+// openTest opens a new database in t.TempDir, closed at cleanup.
+func openTest(t testing.TB, opts Options) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "sub", "apptbridge.db"), opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+var testSeq atomic.Int64
+
+// testInbound returns a new message booking appointment aid.
+func testInbound(aid string, typ apptbridge.EventType) *store.Inbound {
+	n := testSeq.Add(1)
+	ctrl := fmt.Sprintf("T%08d", n)
+	raw := []byte(fmt.Sprintf("MSH|^~\\&|EHR|CLINIC|AB|AB|20300101000000||SIU^S12|%s|P|2.5.1\rSCH|%s|%s\r", ctrl, aid, typ))
+	ev := &apptbridge.Event{
+		EventID:          apptbridge.NewEventID(),
+		EventType:        typ,
+		EventDatetimeUTC: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second),
+		AppointmentID:    aid,
+		PatientID:        "PAT-" + aid,
+		PatientPhone:     "+15555550100",
+	}
+	ev.SetAppointmentTime(time.Date(2099, 1, 1, 9, 0, 0, 0, time.UTC), time.UTC)
+	return &store.Inbound{
+		Key:         store.DedupKey{SendingApplication: "EHR", SendingFacility: "CLINIC", ControlID: ctrl},
+		Hash:        store.HashOf(raw),
+		Raw:         raw,
+		MessageType: "SIU^S12",
+		ReceivedAt:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		Event:       ev,
+		Ack:         []byte("MSA|AA|" + ctrl + "\r"),
+		AckCode:     "AA",
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	db := openTest(t, Options{})
+	var mode string
+	var syncMode int
+	if err := db.wdb.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.wdb.QueryRow("PRAGMA synchronous").Scan(&syncMode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || syncMode != 2 {
+		t.Errorf("write connection: journal_mode %q synchronous %d, want wal 2", mode, syncMode)
+	}
+	if err := db.rdb.QueryRow("PRAGMA synchronous").Scan(&syncMode); err != nil || syncMode != 2 {
+		t.Errorf("read connection: synchronous %d (%v), want 2", syncMode, err)
+	}
+	// The read pool cannot write.
+	if _, err := db.rdb.Exec("DELETE FROM inbound"); err == nil {
+		t.Error("read pool accepted a write")
+	}
+	var v int
+	if err := db.rdb.QueryRow("SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil || v != len(migrations) {
+		t.Errorf("schema version %d (%v), want %d", v, err, len(migrations))
+	}
+}
+
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apptbridge.db")
+	db, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := testInbound("R-1", apptbridge.Booked)
+	res, err := db.Ingest(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.OptOut(t.Context(), "+15555550999"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for range 2 { // migrations are idempotent
+		db, err = Open(t.Context(), path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := db.Appointment(t.Context(), "R-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Version != res.Outcome.Appointment.Version || a.EventID != in.Event.EventID {
+			t.Errorf("reopened appointment version %d event %s", a.Version, a.EventID)
+		}
+		dup, err := db.Ingest(t.Context(), in)
+		if err != nil || !dup.Duplicate || string(dup.Ack) != string(in.Ack) {
+			t.Errorf("resend after reopen: %+v %v, want duplicate", dup, err)
+		}
+		var phones int
+		if err := db.rdb.QueryRow("SELECT COUNT(*) FROM opt_outs").Scan(&phones); err != nil || phones != 1 {
+			t.Errorf("opt_outs = %d (%v), want 1", phones, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apptbridge.db")
+	db, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.wdb.Exec("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err := Open(t.Context(), path, Options{}); err == nil {
+		db.Close()
+		t.Fatal("Open accepted a database from a newer version")
+	}
+}
+
+func TestEmptyAckAndRaw(t *testing.T) {
+	db := openTest(t, Options{})
+	in := testInbound("E-1", apptbridge.Booked)
+	in.Ack, in.Raw = nil, nil
+	if _, err := db.Ingest(t.Context(), in); err != nil {
+		t.Fatalf("Ingest without ack and raw: %v", err)
+	}
+	r, err := db.Inbound(t.Context(), in.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Ack) != 0 || r.Raw != nil {
+		t.Errorf("ack %q raw %q, want empty and nil", r.Ack, r.Raw)
+	}
+	res, err := db.Ingest(t.Context(), in)
+	if err != nil || !res.Duplicate {
+		t.Errorf("resend: %+v %v, want duplicate", res, err)
+	}
+}
+
+func TestFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "apptbridge.db")
+	db, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Ingest(t.Context(), testInbound("M-1", apptbridge.Booked)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s mode %v, want owner-only", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+}
