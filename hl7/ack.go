@@ -46,21 +46,23 @@ func (m Mode) String() string {
 // (and so on for E and R); in Enhanced mode they give CA. Unknown codes are
 // returned unchanged.
 func (m Mode) Code(c AckCode) AckCode {
-	var k byte
+	enh := m == Enhanced
 	switch c {
 	case Accept, AA, CA:
-		k = 'A'
+		return pick(enh, CA, AA)
 	case Error, AE, CE:
-		k = 'E'
+		return pick(enh, CE, AE)
 	case Reject, AR, CR:
-		k = 'R'
-	default:
-		return c
+		return pick(enh, CR, AR)
 	}
-	if m == Enhanced {
-		return AckCode([]byte{'C', k})
+	return c
+}
+
+func pick(cond bool, a, b AckCode) AckCode {
+	if cond {
+		return a
 	}
-	return AckCode([]byte{'A', k})
+	return b
 }
 
 // AckMode reports the acknowledgment mode a message asks for (HL7 v2.5.1

@@ -25,7 +25,8 @@ const (
 //     FHS/BHS/BTS/FTS are checked for order, and BTS-1 (message count) and
 //     FTS-1 (batch count), when valued, must match;
 //   - MLLP-framed input (0x0B … 0x1C 0x0D, any number of frames): bytes
-//     outside frames are skipped and each frame is split as above.
+//     outside frames are skipped (an MSH there is an error: a message
+//     would be lost) and each frame is split as above.
 //
 // Blank lines are skipped. Errors wrap ErrBadBatch (a *ParseError whose
 // Offset is in data and whose Segment counts the segments seen so far);
@@ -39,6 +40,13 @@ func SplitBatch(data []byte) ([][]byte, error) {
 	var out [][]byte
 	for pos := 0; ; {
 		i := bytes.IndexByte(data[pos:], mllpStart)
+		gap := data[pos:]
+		if i >= 0 {
+			gap = gap[:i]
+		}
+		if k := bytes.Index(gap, []byte("MSH")); k >= 0 {
+			return out, batchError(pos+k, 0, "MSH", "message outside MLLP frames")
+		}
 		if i < 0 {
 			return out, nil
 		}

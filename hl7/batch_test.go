@@ -88,6 +88,7 @@ func TestSplitBatchErrors(t *testing.T) {
 		{"nested BHS", "BHS|^~\\&\rBHS|^~\\&\r", 0, 9},
 		{"FTS before BTS", "FHS|^~\\&\rBHS|^~\\&\r" + m1 + "FTS|1\r", 1, 18 + len(m1)},
 		{"unterminated frame", "\x0b" + m1, 0, 0},
+		{"message outside frames", "\x0b" + m1 + "\x1c\r" + m1, 1, 3 + len(m1)},
 		{"frame inside frame", "\x0b" + m1 + "\x0b" + m1 + "\x1c\r", 0, 1 + len(m1)},
 	}
 	for _, tt := range tests {

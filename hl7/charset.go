@@ -10,7 +10,7 @@ type charset uint8
 
 const (
 	csAuto    charset = iota // UTF-8 when valid, else ISO 8859-1 (MSH-18 empty or ASCII)
-	csUTF8                   // UTF-8; invalid bytes become U+FFFD
+	csUTF8                   // UTF-8; each run of invalid bytes becomes U+FFFD
 	csLatin1                 // ISO 8859-1, read as its Windows-1252 superset
 	csUnknown                // not supported
 )
@@ -85,26 +85,26 @@ func charsetOf(name, def string) charset {
 	return csAuto // only an explicit MSH-18 makes invalid bytes U+FFFD
 }
 
-// recode returns data as UTF-8 text read with charset k, and whether it was
-// read as ISO 8859-1. text is string(data), already made by the caller;
-// it is returned as is when no conversion is needed.
-func recode(text string, data []byte, k charset) (string, bool) {
+// recode returns data as UTF-8 text read with charset k, whether it was
+// read as ISO 8859-1, and whether the text differs from text, which is
+// string(data), already made by the caller.
+func recode(text string, data []byte, k charset) (string, bool, bool) {
 	switch k {
 	case csLatin1:
 		if isASCII(data) {
-			return text, true
+			return text, true, false
 		}
-		return latin1ToUTF8(data), true
+		return latin1ToUTF8(data), true, true
 	case csUTF8:
 		if utf8.ValidString(text) {
-			return text, false
+			return text, false, false
 		}
-		return string(bytes.ToValidUTF8(data, []byte("\uFFFD"))), false
+		return string(bytes.ToValidUTF8(data, []byte("\uFFFD"))), false, true
 	default: // csAuto
 		if utf8.ValidString(text) {
-			return text, false
+			return text, false, false
 		}
-		return latin1ToUTF8(data), true
+		return latin1ToUTF8(data), true, true
 	}
 }
 

@@ -51,25 +51,19 @@ func Raw(er7 string) Field { return Field{one: rep{raw: er7, isRaw: true}} }
 // Reps returns a repeating field: the repetitions of each argument, in
 // order.
 func Reps(fields ...Field) Field {
-	var out []rep
+	out := []rep{}
 	for _, f := range fields {
-		out = append(out, f.all()...)
-	}
-	if out == nil {
-		out = []rep{}
+		if f.reps != nil {
+			out = append(out, f.reps...)
+		} else {
+			out = append(out, f.one)
+		}
 	}
 	return Field{reps: out}
 }
 
-func (f *Field) all() []rep {
-	if f.reps != nil {
-		return f.reps
-	}
-	return []rep{f.one}
-}
-
 // Builder writes a new message segment by segment, for ACKs and outbound
-// messages. Its zero value is not usable; call NewBuilder.
+// messages. The zero Builder writes with DefaultDelimiters.
 type Builder struct {
 	d      Delimiters
 	buf    []byte // UTF-8 text, segments terminated by \r
@@ -83,7 +77,7 @@ func NewBuilder(d Delimiters) *Builder {
 }
 
 // Delims returns the builder's delimiters.
-func (b *Builder) Delims() Delimiters { return b.d }
+func (b *Builder) Delims() Delimiters { return b.d.orDefault() }
 
 // Segment appends a segment. fields[0] is field 1, except for MSH, whose
 // MSH-1 and MSH-2 are written from the delimiters: there fields[0] is
@@ -94,6 +88,7 @@ func (b *Builder) Segment(name string, fields ...Field) *Builder {
 	if len(name) != 3 || !validName(name) {
 		panic("hl7: Builder.Segment: invalid segment name " + name)
 	}
+	b.d = b.d.orDefault()
 	d := b.d
 	b.buf = append(b.buf, name...)
 	keep := len(b.buf)
@@ -109,9 +104,12 @@ func (b *Builder) Segment(name string, fields ...Field) *Builder {
 		}
 	}
 	b.buf = append(b.buf[:keep], '\r')
-	if name == "MSH" && len(fields) >= 16 {
-		cs := charsetName(Unescape(fieldText(&fields[15], d), d), d.Repetition)
-		b.latin1 = lookupCharset(cs) == csLatin1
+	if name == "MSH" {
+		b.latin1 = false
+		if len(fields) >= 16 {
+			cs := charsetName(Unescape(fieldText(&fields[15], d), d), d.Repetition)
+			b.latin1 = lookupCharset(cs) == csLatin1
+		}
 	}
 	return b
 }
@@ -125,13 +123,16 @@ func fieldText(f *Field, d Delimiters) string {
 
 // appendField writes f and reports whether it wrote anything.
 func (b *Builder) appendField(f *Field) bool {
+	if f.reps == nil {
+		return b.appendRep(&f.one)
+	}
 	start := len(b.buf)
 	keep := start
-	for i, r := range f.all() {
+	for i := range f.reps {
 		if i > 0 {
 			b.buf = append(b.buf, b.d.Repetition)
 		}
-		if b.appendRep(&r) {
+		if b.appendRep(&f.reps[i]) {
 			keep = len(b.buf)
 		}
 	}

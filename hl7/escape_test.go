@@ -19,14 +19,14 @@ func TestUnescape(t *testing.T) {
 		{`a\P\b`, `a\P\b`, DefaultDelimiters}, // no truncation character
 		{`\X41\\X4243\`, "ABC", DefaultDelimiters},
 		{`\Xc3a9\`, "é", DefaultDelimiters},
-		{`\XE9\`, "é", DefaultDelimiters},   // not UTF-8: Latin-1
+		{`\XE9\`, "é", DefaultDelimiters},    // not UTF-8: Latin-1
 		{`\X000d\`, "\r", DefaultDelimiters}, // 16-bit units
 		{`\X0D0A\`, "\r\n", DefaultDelimiters},
-		{`\X0\`, `\X0\`, DefaultDelimiters},     // odd length
-		{`\XZZ\`, `\XZZ\`, DefaultDelimiters},   // not hex
-		{`\X\`, `\X\`, DefaultDelimiters},       // empty
-		{`a\.br\b`, "a\nb", DefaultDelimiters},  // line break
-		{`a\.sp\b`, "a\nb", DefaultDelimiters},  // skip
+		{`\X0\`, `\X0\`, DefaultDelimiters},    // odd length
+		{`\XZZ\`, `\XZZ\`, DefaultDelimiters},  // not hex
+		{`\X\`, `\X\`, DefaultDelimiters},      // empty
+		{`a\.br\b`, "a\nb", DefaultDelimiters}, // line break
+		{`a\.sp\b`, "a\nb", DefaultDelimiters}, // skip
 		{`a\.sp 2\b`, "a\nb", DefaultDelimiters},
 		{`a\.ce\b`, "a\nb", DefaultDelimiters},
 		{`a\.fi\\.nf\\.in +4\\.ti -2\\.sk 3\b`, "ab", DefaultDelimiters},

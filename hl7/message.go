@@ -12,8 +12,9 @@ type Message struct {
 	Charset  string // MSH-18 as sent ("" when absent)
 	text     string // decoded (UTF-8) message text, trimmed
 	segments []Segment
-	latin1   bool        // text was decoded from ISO 8859-1; Encode writes it back so
+	latin1   bool        // text was read as ISO 8859-1; Encode writes it back so
 	canon    bool        // text is exactly the segments joined by \r
+	ascii    bool        // text is all ASCII (set by split)
 	segbuf   [16]Segment // backs segments for typical messages (one allocation less)
 }
 

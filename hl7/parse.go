@@ -8,7 +8,9 @@ import (
 // ParseOptions tune Parse for one interface.
 type ParseOptions struct {
 	// DefaultCharset is used when MSH-18 is empty: "" or "UNICODE UTF-8"
-	// (the default), "ASCII" or "8859/1". Any MSH-18 name is accepted.
+	// (the default), "ASCII" or "8859/1" (any name MSH-18 may hold). An
+	// unsupported name makes every message without MSH-18 fail with
+	// ErrCharset.
 	DefaultCharset string
 }
 
@@ -25,7 +27,7 @@ func ParseWith(data []byte, opts ParseOptions) (*Message, error) {
 	if len(data) == 0 {
 		return nil, &ParseError{Err: ErrEmpty}
 	}
-	if len(data) > math.MaxUint32 {
+	if uint64(len(data)) > math.MaxUint32 { // field offsets are uint32
 		return nil, &ParseError{Err: ErrTooLarge}
 	}
 	if len(data) < 3 || string(data[:3]) != "MSH" {
@@ -55,7 +57,9 @@ func ParseWith(data []byte, opts ParseOptions) (*Message, error) {
 		}
 		return nil, &ParseError{SegmentName: "MSH", Segment: 1, Field: 18, Offset: o, Err: ErrCharset}
 	}
-	if text, latin1 := recode(raw, data, k); text != raw {
+	if m.ascii {
+		m.latin1 = k == csLatin1
+	} else if text, latin1, changed := recode(raw, data, k); changed {
 		m = &Message{Delims: d, text: text, latin1: latin1}
 		if err := m.split(); err != nil {
 			err.(*ParseError).Offset += off
@@ -111,6 +115,10 @@ func (m *Message) split() error {
 		m.segments = make([]Segment, 0, nseg)
 	}
 	canon := sep == '\r'
+	// ASCII so far: the scanned field text, plus segment names and
+	// terminators, which are ASCII by construction; a line with \n
+	// stripped or a blank line only holds ASCII whitespace.
+	ascii := true
 	for pos := 0; pos < len(text); {
 		start, end := pos, len(text)
 		if j := strings.IndexByte(text[pos:], sep); j >= 0 {
@@ -147,7 +155,9 @@ func (m *Message) split() error {
 		e0 := len(ends)
 		ends = append(ends, 3)
 		if len(line) > 3 {
-			ends = appendFieldEnds(ends, line, 4, fs)
+			var a bool
+			ends, a = appendFieldEnds(ends, line, 4, fs)
+			ascii = ascii && a
 		}
 		m.segments = append(m.segments, Segment{
 			Name:   name,
@@ -162,6 +172,7 @@ func (m *Message) split() error {
 		return &ParseError{Segment: 1, Err: ErrNoMSH}
 	}
 	m.canon = canon
+	m.ascii = ascii
 	return nil
 }
 

@@ -23,21 +23,26 @@ func zeroBytes(v uint64) uint64 {
 
 // appendFieldEnds appends to ends the offset of every fs in line[from:],
 // then len(line). Fields average a few bytes, so it tests eight bytes at a
-// time instead of calling IndexByte once per field.
-func appendFieldEnds(ends []uint32, line string, from int, fs byte) []uint32 {
+// time instead of calling IndexByte once per field. It also reports
+// whether line[from:] is all ASCII, which spares the UTF-8 check later.
+func appendFieldEnds(ends []uint32, line string, from int, fs byte) ([]uint32, bool) {
 	mask := uint64(fs) * ones
+	var hi uint64
 	i := from
 	for ; i+8 <= len(line); i += 8 {
-		z := zeroBytes(load64(line, i) ^ mask)
+		v := load64(line, i)
+		hi |= v
+		z := zeroBytes(v ^ mask)
 		for z != 0 {
 			ends = append(ends, uint32(i+bits.TrailingZeros64(z)>>3))
 			z &= z - 1
 		}
 	}
 	for ; i < len(line); i++ {
+		hi |= uint64(line[i])
 		if line[i] == fs {
 			ends = append(ends, uint32(i))
 		}
 	}
-	return append(ends, uint32(len(line)))
+	return append(ends, uint32(len(line))), hi&(ones*0x80) == 0
 }

@@ -136,6 +136,17 @@ func (h *Handler) process(ctx context.Context, raw []byte, now time.Time) Reply 
 		h.log.Info("mapping warning", append(logf, zap.String("warning", w))...)
 	}
 
+	if cid == "" {
+		// Without MSH-10 a message can be neither acknowledged (MSA-2) nor
+		// de-duplicated, so it is refused as a content error.
+		c := mode.Code("AE")
+		loc := hl7.Location{Segment: "MSH", Field: 10}
+		h.m.ParseErrors.WithLabelValues("101").Inc()
+		h.log.Warn("hl7 message rejected: no MSH-10", logf...)
+		return Reply{Ack: h.ack(msg, now, c, hl7ErrorText(101),
+			hl7.AckError{Location: loc, Code: 101, Severity: "E", Text: "MSH-10 message control id is required"}),
+			Code: c, Err: apptbridge.Errorf(apptbridge.EINVALID, "MSH-10 is empty"), Trigger: trigger, Mapped: res}
+	}
 	okCode := mode.Code("AA")
 	ack := h.ack(msg, now, okCode, "")
 	in := &store.Inbound{

@@ -134,3 +134,12 @@ func TestSamplesGolden(t *testing.T) {
 		}
 	}
 }
+
+func mustRead(t testing.TB, f string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -31,7 +31,7 @@ func TestServerShutdownPipelined(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() { done <- s.Shutdown(context.Background()) }()
-	time.Sleep(50 * time.Millisecond)
+	waitUntil(t, "Shutdown to start", s.shuttingDown)
 	close(release)
 	time.Sleep(100 * time.Millisecond) // let the close (and any RST) reach us before reading
 	if got := readReply(t, c, NewReader(c, 0)); got != "ACK|slow" {
@@ -39,7 +39,7 @@ func TestServerShutdownPipelined(t *testing.T) {
 	}
 	// The server half-closes (FIN) and drains before closing, so the peer
 	// sees a clean EOF, not a reset.
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("after the reply: %v, want io.EOF (orderly close, no RST)", err)
 	}

@@ -26,7 +26,7 @@ func TestServerMutualTLS(t *testing.T) {
 				return next.ServeMLLP(ctx, msg)
 			})
 		}),
-		ReadTimeout: 2 * time.Second,
+		ReadTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{pki.server},
 			ClientCAs:    pki.pool,
@@ -51,7 +51,7 @@ func TestServerMutualTLS(t *testing.T) {
 	rejected := 0
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &Client{Addr: addr, TLSConfig: tt.config, AckTimeout: 3 * time.Second}
+			c := &Client{Addr: addr, TLSConfig: tt.config, AckTimeout: 10 * time.Second}
 			defer c.Close()
 			ack, err := c.Send(context.Background(), []byte("MSH|1"))
 			if !tt.ok {
@@ -86,7 +86,7 @@ func TestServerTLSAllowlistBeforeHandshake(t *testing.T) {
 		TLSConfig:   &tls.Config{Certificates: []tls.Certificate{pki.server}},
 	}
 	rec.hook(s)
-	c := &Client{Addr: startServer(t, s), TLSConfig: &tls.Config{RootCAs: pki.pool}, DialTimeout: 2 * time.Second}
+	c := &Client{Addr: startServer(t, s), TLSConfig: &tls.Config{RootCAs: pki.pool}, DialTimeout: 10 * time.Second}
 	if _, err := c.Send(context.Background(), []byte("A")); err == nil {
 		t.Fatal("valid certificate from a non-allowlisted IP was served")
 	}

@@ -68,7 +68,6 @@ type Options struct {
 
 // DB is the SQLite store. It is safe for concurrent use.
 type DB struct {
-	opts     Options
 	now      func() time.Time
 	wdb      *sql.DB // exactly one connection, used only by the writer
 	rdb      *sql.DB // read-only pool
@@ -145,7 +144,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 
 	db := &DB{
-		opts:     opts,
 		now:      func() time.Time { return store.Instant(opts.Now()) },
 		wdb:      wdb,
 		rdb:      rdb,

@@ -22,7 +22,9 @@ import (
 // Run runs the contract suite against the backend returned by open. open
 // is called once per subtest and must return a new, empty store, closed by
 // a t.Cleanup it registers (the suite may Close it first: a second Close
-// must return nil). Subtests run in parallel.
+// must return nil). Subtests run in parallel, so open is called
+// concurrently. The store's clock must be close to the real time (the
+// default): the suite never sets it.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
