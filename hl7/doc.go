@@ -54,8 +54,8 @@
 //   - MSH-18 empty (or ASCII) and bytes not valid UTF-8: read as 8859/1.
 //     Latin-1 sent without MSH-18 is a known vendor quirk, and reading it
 //     so loses nothing;
-//   - MSH-18 explicitly UTF-8 and bytes not valid UTF-8: each invalid
-//     sequence becomes U+FFFD; the sender said what it meant.
+//   - MSH-18 explicitly UTF-8 and bytes not valid UTF-8: each run of
+//     invalid bytes becomes U+FFFD; the sender said what it meant.
 //
 // Any other MSH-18 value fails with ErrCharset (an ingest answers AE with
 // ERR-3 103 at MSH-18). Encode writes a message back in the character set

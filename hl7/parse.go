@@ -72,20 +72,22 @@ func ParseWith(data []byte, opts ParseOptions) (*Message, error) {
 	return m, nil
 }
 
-// trimMessage drops a UTF-8 BOM, MLLP framing bytes (0x0B, 0x1C) and
-// surrounding whitespace and NULs. It returns the rest and how many bytes
-// were dropped in front.
+// trimMessage drops UTF-8 byte order marks, MLLP block characters (0x0B
+// in front, 0x1C at the end) and surrounding whitespace and NULs. It
+// returns the rest and how many bytes were dropped in front.
 func trimMessage(b []byte) ([]byte, int) {
 	n := len(b)
-	if len(b) > 0 && b[0] == 0x0B {
-		b = b[1:]
+	for len(b) > 0 {
+		switch {
+		case isTrimByte(b[0]) || b[0] == 0x0B:
+			b = b[1:]
+		case len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF:
+			b = b[3:]
+		default:
+			goto end
+		}
 	}
-	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
-		b = b[3:]
-	}
-	for len(b) > 0 && isTrimByte(b[0]) {
-		b = b[1:]
-	}
+end:
 	off := n - len(b)
 	for len(b) > 0 && (isTrimByte(b[len(b)-1]) || b[len(b)-1] == 0x1C) {
 		b = b[:len(b)-1]

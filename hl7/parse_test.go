@@ -263,3 +263,27 @@ func TestLocation(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentReads(t *testing.T) {
+	m, err := Parse(msg(mshStd, `SCH|A1^EPIC||||||||||^^^20240310|x\F\y`, "PID|||a~b~c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool)
+	for i := 0; i < 8; i++ {
+		go func() {
+			ok := true
+			for j := 0; j < 200; j++ {
+				ok = ok && m.Get("SCH-11.4") == "20240310" && m.Get("SCH-12") == "x|y" && m.Segment("PID").Reps(3) == 3
+				_ = m.String()
+				_ = Encode(m)
+			}
+			done <- ok
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if !<-done {
+			t.Error("wrong value under concurrency")
+		}
+	}
+}

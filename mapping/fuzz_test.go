@@ -34,13 +34,13 @@ func FuzzMap(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		stage := make(chan string, 2)
-		timer := time.AfterFunc(3*time.Second, func() {
+		timer := time.AfterFunc(10*time.Second, func() {
 			s := "parse"
 			select {
 			case s = <-stage:
 			default:
 			}
-			panic(fmt.Sprintf("FuzzMap: %s took over 3s on %q", s, data))
+			panic(fmt.Sprintf("FuzzMap: %s took over 10s on %q", s, data))
 		})
 		defer timer.Stop()
 		msg, err := hl7.Parse(data)
