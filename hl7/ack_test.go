@@ -150,6 +150,16 @@ func checkAck(t *testing.T, ack []byte, wantMSA2 string) {
 	}
 }
 
+// fieldBytes returns a field's text in the character set m was read in:
+// what was on the wire.
+func fieldBytes(m *Message, seg string, n int) string {
+	f := m.Segment(seg).Field(n)
+	if m.latin1 {
+		return string(appendLatin1(nil, f))
+	}
+	return f
+}
+
 func TestAckMode(t *testing.T) {
 	tests := []struct {
 		msh15, msh16 string

@@ -12,23 +12,37 @@ type Message struct {
 	Charset  string // MSH-18 as sent ("" when absent)
 	text     string // decoded (UTF-8) message text, trimmed
 	segments []Segment
-	latin1   bool        // text was read as ISO 8859-1; Encode writes it back so
-	canon    bool        // text is exactly the segments joined by \r
-	ascii    bool        // text is all ASCII (set by split)
-	segbuf   [16]Segment // backs segments for typical messages (one allocation less)
+	// Field offsets of all segments, in one slice: ends16 when the text is
+	// shorter than 64 KiB (nearly always), else ends32. See Segment.e0.
+	ends16 []uint16
+	ends32 []uint32
+	latin1 bool        // text was read as ISO 8859-1; Encode writes it back so
+	canon  bool        // text is exactly the segments joined by \r
+	ascii  bool        // text is all ASCII (set by split)
+	segbuf [16]Segment // backs segments for typical messages (one allocation less)
 }
 
 // Segment is one segment. For MSH, field 1 is the field separator and field
 // 2 the encoding characters, as in the standard's numbering.
 type Segment struct {
 	Name string
-	raw  string // the whole segment, without terminator
-	// ends[k] is the offset in raw where field k ends (k = 0: the name);
-	// field k starts one byte after ends[k-1]. For MSH, ends[k] is MSH-(k+1).
-	ends   []uint32
-	index  int32 // 1-based position in the message
-	delims Delimiters
-	msh    bool // Name == "MSH": field numbers shift by one
+	raw  string   // the whole segment, without terminator
+	m    *Message // delimiters and field offsets
+	// The message's ends[e0+k] is the offset in raw where field k ends
+	// (k = 0: the name; k < nends); field k starts one byte after the end of
+	// field k-1. For MSH, ends[e0+k] ends MSH-(k+1).
+	e0, nends uint32
+	key       uint32 // Name packed for fast lookup
+	index     int32  // 1-based position in the message
+	msh       bool   // Name == "MSH": field numbers shift by one
+}
+
+// nameKey packs a three-byte segment name.
+func nameKey(n string) uint32 {
+	if len(n) != 3 {
+		return 0
+	}
+	return uint32(n[0]) | uint32(n[1])<<8 | uint32(n[2])<<16
 }
 
 // Segments returns all segments in order.
@@ -36,8 +50,9 @@ func (m *Message) Segments() []Segment { return m.segments }
 
 // Segment returns the first segment with the given name, or nil.
 func (m *Message) Segment(name string) *Segment {
+	k := nameKey(name)
 	for i := range m.segments {
-		if m.segments[i].Name == name {
+		if m.segments[i].key == k {
 			return &m.segments[i]
 		}
 	}
@@ -46,9 +61,10 @@ func (m *Message) Segment(name string) *Segment {
 
 // All returns every segment with the given name, in order.
 func (m *Message) All(name string) []*Segment {
+	k := nameKey(name)
 	var out []*Segment
 	for i := range m.segments {
-		if m.segments[i].Name == name {
+		if m.segments[i].key == k {
 			out = append(out, &m.segments[i])
 		}
 	}
@@ -109,27 +125,38 @@ func (s *Segment) Raw() string { return s.raw }
 
 // NumFields returns the highest field number present.
 func (s *Segment) NumFields() int {
-	if len(s.ends) == 0 {
+	if s.nends == 0 {
 		return 0
 	}
 	if s.msh {
-		return len(s.ends)
+		return int(s.nends)
 	}
-	return len(s.ends) - 1
+	return int(s.nends) - 1
 }
 
 // Field returns the raw (still escaped) ER7 text of field n (1-based), or "".
 func (s *Segment) Field(n int) string {
+	start, end := s.bounds(n)
+	return s.raw[start:end]
+}
+
+// bounds returns where field n lies in raw (an empty range when absent).
+func (s *Segment) bounds(n int) (start, end int) {
 	if s.msh {
 		if n == 1 {
-			return s.raw[3:4]
+			return 3, 4
 		}
 		n--
 	}
-	if n <= 0 || n >= len(s.ends) {
-		return ""
+	if n <= 0 || n >= int(s.nends) {
+		return 0, 0
 	}
-	return s.raw[s.ends[n-1]+1 : s.ends[n]]
+	i := int(s.e0) + n
+	if e := s.m.ends16; e != nil {
+		return int(e[i-1]) + 1, int(e[i])
+	}
+	e := s.m.ends32
+	return int(e[i-1]) + 1, int(e[i])
 }
 
 // Reps returns the number of repetitions of field n (0 when empty).
@@ -141,7 +168,7 @@ func (s *Segment) Reps(n int) int {
 	if s.msh && n <= 2 {
 		return 1
 	}
-	return strings.Count(f, string(s.delims.Repetition)) + 1
+	return strings.Count(f, string(s.m.Delims.Repetition)) + 1
 }
 
 // Value returns the unescaped value of field, repetition, component and
@@ -157,7 +184,7 @@ func (s *Segment) Value(field, rep, comp, sub int) string {
 	if s.msh && field <= 2 {
 		return f
 	}
-	d := &s.delims
+	d := &s.m.Delims
 	if rep <= 0 {
 		rep = 1
 	}

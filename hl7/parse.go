@@ -51,11 +51,8 @@ func ParseWith(data []byte, opts ParseOptions) (*Message, error) {
 	m.Charset = charsetName(msh.Field(18), d.Repetition)
 	k := charsetOf(m.Charset, opts.DefaultCharset)
 	if k == csUnknown {
-		o := off
-		if len(msh.ends) > 17 {
-			o += int(msh.ends[16]) + 1
-		}
-		return nil, &ParseError{SegmentName: "MSH", Segment: 1, Field: 18, Offset: o, Err: ErrCharset}
+		o, _ := msh.bounds(18)
+		return nil, &ParseError{SegmentName: "MSH", Segment: 1, Field: 18, Offset: off + o, Err: ErrCharset}
 	}
 	if m.ascii {
 		m.latin1 = k == csLatin1
@@ -76,7 +73,15 @@ func ParseWith(data []byte, opts ParseOptions) (*Message, error) {
 // in front, 0x1C at the end) and surrounding whitespace and NULs. It
 // returns the rest and how many bytes were dropped in front.
 func trimMessage(b []byte) ([]byte, int) {
-	n := len(b)
+	rest := trimFront(b)
+	off := len(b) - len(rest)
+	for len(rest) > 0 && (isTrimByte(rest[len(rest)-1]) || rest[len(rest)-1] == 0x1C) {
+		rest = rest[:len(rest)-1]
+	}
+	return rest, off
+}
+
+func trimFront(b []byte) []byte {
 	for len(b) > 0 {
 		switch {
 		case isTrimByte(b[0]) || b[0] == 0x0B:
@@ -84,15 +89,10 @@ func trimMessage(b []byte) ([]byte, int) {
 		case len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF:
 			b = b[3:]
 		default:
-			goto end
+			return b
 		}
 	}
-end:
-	off := n - len(b)
-	for len(b) > 0 && (isTrimByte(b[len(b)-1]) || b[len(b)-1] == 0x1C) {
-		b = b[:len(b)-1]
-	}
-	return b, off
+	return b
 }
 
 func isTrimByte(c byte) bool {
@@ -103,6 +103,13 @@ func isTrimByte(c byte) bool {
 // offsets in one shared slice, so a message costs a fixed number of
 // allocations however many fields it has.
 func (m *Message) split() error {
+	if len(m.text) < 1<<16 {
+		return splitText(m, &m.ends16)
+	}
+	return splitText(m, &m.ends32)
+}
+
+func splitText[T uint16 | uint32](m *Message, out *[]T) error {
 	text := m.text
 	sep := byte('\r')
 	if strings.IndexByte(text, '\r') < 0 {
@@ -110,7 +117,7 @@ func (m *Message) split() error {
 	}
 	fs := m.Delims.Field
 	nseg := strings.Count(text, string(sep)) + 1
-	ends := make([]uint32, 0, strings.Count(text, string(fs))+nseg)
+	ends := make([]T, 0, strings.Count(text, string(fs))+nseg)
 	if nseg <= len(m.segbuf) {
 		m.segments = m.segbuf[:0:nseg]
 	} else {
@@ -162,17 +169,20 @@ func (m *Message) split() error {
 			ascii = ascii && a
 		}
 		m.segments = append(m.segments, Segment{
-			Name:   name,
-			raw:    line,
-			ends:   ends[e0:len(ends):len(ends)],
-			delims: m.Delims,
-			index:  int32(idx),
-			msh:    name == "MSH",
+			Name:  name,
+			raw:   line,
+			m:     m,
+			e0:    uint32(e0),
+			nends: uint32(len(ends) - e0),
+			key:   nameKey(name),
+			index: int32(idx),
+			msh:   name == "MSH",
 		})
 	}
 	if len(m.segments) == 0 || m.segments[0].Name != "MSH" {
 		return &ParseError{Segment: 1, Err: ErrNoMSH}
 	}
+	*out = ends
 	m.canon = canon
 	m.ascii = ascii
 	return nil

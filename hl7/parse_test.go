@@ -287,3 +287,22 @@ func TestConcurrentReads(t *testing.T) {
 		}
 	}
 }
+
+func TestParseLargeMessage(t *testing.T) {
+	// Past 64 KiB, field offsets switch to 32 bits.
+	big := strings.Repeat("x", 70000)
+	m, err := Parse(msg(mshStd, "NTE|1||"+big+"|tail^end", "PID|1|"+big, "PV1|z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ends32 == nil || m.ends16 != nil {
+		t.Fatal("expected 32-bit offsets")
+	}
+	if m.Get("NTE-3") != big || m.Get("NTE-4.2") != "end" || m.Get("PID-2") != big || m.Get("PV1-1") != "z" || m.Get("MSH-10") != "MSG1" {
+		t.Error("wrong values in a large message")
+	}
+	small, _ := Parse(msg(mshStd, "PV1|z"))
+	if small.ends16 == nil {
+		t.Error("expected 16-bit offsets")
+	}
+}

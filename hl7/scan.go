@@ -25,7 +25,7 @@ func zeroBytes(v uint64) uint64 {
 // then len(line). Fields average a few bytes, so it tests eight bytes at a
 // time instead of calling IndexByte once per field. It also reports
 // whether line[from:] is all ASCII, which spares the UTF-8 check later.
-func appendFieldEnds(ends []uint32, line string, from int, fs byte) ([]uint32, bool) {
+func appendFieldEnds[T uint16 | uint32](ends []T, line string, from int, fs byte) ([]T, bool) {
 	mask := uint64(fs) * ones
 	var hi uint64
 	i := from
@@ -34,15 +34,15 @@ func appendFieldEnds(ends []uint32, line string, from int, fs byte) ([]uint32, b
 		hi |= v
 		z := zeroBytes(v ^ mask)
 		for z != 0 {
-			ends = append(ends, uint32(i+bits.TrailingZeros64(z)>>3))
+			ends = append(ends, T(i+bits.TrailingZeros64(z)>>3))
 			z &= z - 1
 		}
 	}
 	for ; i < len(line); i++ {
 		hi |= uint64(line[i])
 		if line[i] == fs {
-			ends = append(ends, uint32(i))
+			ends = append(ends, T(i))
 		}
 	}
-	return append(ends, uint32(len(line))), hi&(ones*0x80) == 0
+	return append(ends, T(len(line))), hi&(ones*0x80) == 0
 }

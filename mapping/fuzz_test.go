@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"time"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/apptbridge/apptbridge/hl7"
 )
@@ -21,8 +21,7 @@ func FuzzMap(f *testing.F) {
 		}
 	}
 	if b, err := os.ReadFile(benchCorpus); err == nil {
-		for i, l := range bytes.SplitN(b, []byte("\n"), 4)[:3] {
-			_ = i
+		for _, l := range bytes.SplitN(b, []byte("\n"), 4)[:3] {
 			f.Add(l)
 		}
 	}

@@ -77,7 +77,7 @@ func (c *comps) hasNumber() bool {
 
 func anyFold(list []string, v string) bool {
 	for _, x := range list {
-		if strings.EqualFold(x, v) {
+		if eqFoldUnicode(x, v) {
 			return true
 		}
 	}
@@ -85,13 +85,13 @@ func anyFold(list []string, v string) bool {
 }
 
 // mapPatient fills the patient fields.
-func (m *Mapper) mapPatient(msg *hl7.Message, ev *apptbridge.Event, res *Result) {
-	d := &msg.Delims
+func (m *Mapper) mapPatient(v *view, ev *apptbridge.Event, res *Result) {
+	d := v.d
 	var c comps
 	// Patient id (CX, repeating): the repetition whose CX.5 is the
 	// earliest-listed identifier type, else the first valued one.
 	if r := &m.patIDRef; true {
-		if s := segment(msg.Segments(), r.seg); s != nil {
+		if s := v.seg(r.si); s != nil {
 			comp := r.comp
 			if comp == 0 {
 				comp = 1
@@ -130,14 +130,14 @@ func (m *Mapper) mapPatient(msg *hl7.Message, ev *apptbridge.Event, res *Result)
 	}
 	// Name (XPN): family FN.1, given.
 	if r := &m.nameRef; true {
-		if s := segment(msg.Segments(), r.seg); s != nil && s.Field(r.num) != "" {
+		if s := v.seg(r.si); s != nil && s.Field(r.num) != "" {
 			c.load(s, d, r.num, r.rep, part(s.Field(r.num), d.Repetition, r.rep), 2)
 			ev.PatientLastName, ev.PatientFirstName = c.get(1), c.get(2)
 		}
 	}
 	// Language (CE/CWE): identifier, alternate identifier, text, alternate text.
 	if r := &m.langRef; true {
-		if s := segment(msg.Segments(), r.seg); s != nil && s.Field(r.num) != "" {
+		if s := v.seg(r.si); s != nil && s.Field(r.num) != "" {
 			if r.compGiven {
 				ev.PatientLanguage = language(r.prim(s, d))
 			} else {
@@ -151,13 +151,13 @@ func (m *Mapper) mapPatient(msg *hl7.Message, ev *apptbridge.Event, res *Result)
 			}
 		}
 	}
-	ev.PatientPhone = m.mobilePhone(msg, res)
+	ev.PatientPhone = m.mobilePhone(v, res)
 }
 
 // typeRank is the position of t in types (len(types) when absent).
 func typeRank(types []string, t string) int {
 	for i, x := range types {
-		if strings.EqualFold(x, t) {
+		if eqFoldUnicode(x, t) {
 			return i
 		}
 	}
@@ -165,14 +165,14 @@ func typeRank(types []string, t string) int {
 }
 
 // mobilePhone applies the phone rules and returns an E.164 number or "".
-func (m *Mapper) mobilePhone(msg *hl7.Message, res *Result) string {
-	d := &msg.Delims
+func (m *Mapper) mobilePhone(v *view, res *Result) string {
+	d := v.d
 	var buf [maxPhoneReps]xtnRep
 	reps := buf[:0]
 	var c comps
 	for fi := range m.phoneFields {
 		r := &m.phoneFields[fi]
-		s := segment(msg.Segments(), r.seg)
+		s := v.seg(r.si)
 		if s == nil {
 			continue
 		}
@@ -243,22 +243,20 @@ rules:
 }
 
 // mapProvider fills the provider from the first valued XCN.
-func (m *Mapper) mapProvider(msg *hl7.Message, ev *apptbridge.Event) {
-	d := &msg.Delims
+func (m *Mapper) mapProvider(v *view, ev *apptbridge.Event) {
 	var c comps
-	segs := msg.Segments()
 	for i := range m.providerRefs {
 		r := &m.providerRefs[i]
-		for j := range segs {
-			s := &segs[j]
-			if !sameName(s.Name, r.seg) {
+		for j := v.start(r.si); j < len(v.segs); j++ {
+			if !v.is(j, r.si) {
 				continue
 			}
+			s := &v.segs[j]
 			f := s.Field(r.num)
 			if f == "" {
 				continue
 			}
-			c.load(s, d, r.num, r.rep, part(f, d.Repetition, r.rep), 3)
+			c.load(s, v.d, r.num, r.rep, part(f, v.d.Repetition, r.rep), 3)
 			id, family, given := c.get(1), c.get(2), c.get(3)
 			if id == "" && family == "" && given == "" {
 				continue

@@ -324,6 +324,7 @@ type fieldRef struct {
 	name                  string // as written, for warnings and errors
 	field                 string // SEG-F, for errors about the whole field
 	seg                   string
+	si                    int // index of seg in Mapper.segKeys
 	num, rep, comp, sub   int
 	compGiven, repIsGiven bool
 }

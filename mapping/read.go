@@ -29,28 +29,6 @@ func part(s string, sep byte, n int) string {
 	}
 }
 
-// split cuts s on sep into out and returns the number of parts stored;
-// parts beyond len(out) are dropped. (A byte loop: parts are short, and
-// strings.IndexByte's setup costs more than it saves on them.)
-func split(s string, sep byte, out []string) int {
-	if len(out) == 0 {
-		return 0
-	}
-	n, from := 0, 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			out[n] = s[from:i]
-			n++
-			if n == len(out) {
-				return n
-			}
-			from = i + 1
-		}
-	}
-	out[n] = s[from:]
-	return n + 1
-}
-
 // text returns the cleaned, unescaped first subcomponent of raw, which is
 // component comp of repetition rep of field in s.
 func text(s *hl7.Segment, d *hl7.Delimiters, field, rep, comp int, raw string) string {
@@ -67,19 +45,78 @@ func text(s *hl7.Segment, d *hl7.Delimiters, field, rep, comp int, raw string) s
 	return clean(raw)
 }
 
-// sameName compares segment names without a call to memequal.
-func sameName(a, b string) bool {
-	return len(a) == 3 && len(b) == 3 && a[0] == b[0] && a[1] == b[1] && a[2] == b[2]
+// maxSegNames bounds the distinct segment names a profile can refer to.
+const maxSegNames = 48
+
+// segKey packs a three-character segment name into an integer.
+func segKey(n string) uint32 {
+	if len(n) != 3 {
+		return 0
+	}
+	return uint32(n[0])<<16 | uint32(n[1])<<8 | uint32(n[2])
 }
 
-// segment returns the first segment named name, or nil.
-func segment(segs []hl7.Segment, name string) *hl7.Segment {
-	for i := range segs {
-		if sameName(segs[i].Name, name) {
-			return &segs[i]
+// view is one message as the mapper reads it: its segments, delimiters and
+// the index of the first segment of every name the mapper uses, built in
+// one pass.
+type view struct {
+	msg   *hl7.Message
+	segs  []hl7.Segment
+	d     *hl7.Delimiters
+	keys  []uint32           // Mapper.segKeys
+	first [maxSegNames]int16 // index+1 of the first segment named keys[i]; 0 = none
+}
+
+func (v *view) init(msg *hl7.Message, keys []uint32) {
+	v.msg, v.segs, v.d, v.keys = msg, msg.Segments(), &msg.Delims, keys
+	for i := range v.segs {
+		k := segKey(v.segs[i].Name)
+		for j, want := range keys {
+			if k == want {
+				if v.first[j] == 0 {
+					v.first[j] = int16(min(i+1, 1<<15-1))
+				}
+				break
+			}
 		}
 	}
+}
+
+// seg returns the first segment with name index si, or nil.
+func (v *view) seg(si int) *hl7.Segment {
+	if i := int(v.first[si]); i > 0 && i <= len(v.segs) {
+		return &v.segs[i-1]
+	}
 	return nil
+}
+
+// start returns the index of the first segment with name index si, or
+// len(v.segs) when there is none; loop on from there with v.is.
+func (v *view) start(si int) int {
+	if i := int(v.first[si]); i > 0 {
+		return i - 1
+	}
+	return len(v.segs)
+}
+
+// is reports whether segment j has name index si.
+func (v *view) is(j, si int) bool { return segKey(v.segs[j].Name) == v.keys[si] }
+
+// eqFold compares two ASCII codes case-insensitively.
+func eqFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // comps holds one repetition cut into components.
@@ -95,9 +132,32 @@ type comps struct {
 
 func (c *comps) load(s *hl7.Segment, d *hl7.Delimiters, field, rep int, raw string, max int) {
 	c.s, c.d, c.field, c.rep = s, d, field, rep
-	c.n = split(raw, d.Component, c.c[:max])
-	c.plain = (d.Subcomponent == 0 || strings.IndexByte(raw, d.Subcomponent) < 0) &&
-		(d.Escape == 0 || strings.IndexByte(raw, d.Escape) < 0)
+	c.plain = true
+	out := c.c[:max]
+	sep, sub, esc := d.Component, d.Subcomponent, d.Escape
+	if sub == 0 {
+		sub = sep
+	}
+	if esc == 0 {
+		esc = sep
+	}
+	n, from := 0, 0
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case sep:
+			out[n] = raw[from:i]
+			n++
+			if n == len(out) {
+				c.n = n
+				return
+			}
+			from = i + 1
+		case sub, esc:
+			c.plain = false
+		}
+	}
+	out[n] = raw[from:]
+	c.n = n + 1
 }
 
 // get returns component i (1-based), cleaned and unescaped.
