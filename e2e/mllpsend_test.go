@@ -49,8 +49,14 @@ func TestPythonHL7MLLPSend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Frame the message(s) the way `apptbridge send` reads files:
+			// athena's samples end in a stray 0x1C 0x0D from their source.
+			msgs, err := hl7.SplitBatch(raw)
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("sample splits into %d messages: %v", len(msgs), err)
+			}
 			framed := filepath.Join(t.TempDir(), "framed.hl7")
-			if err := os.WriteFile(framed, mllp.Frame(bytes.TrimRight(raw, "\r\n")), 0o600); err != nil {
+			if err := os.WriteFile(framed, mllp.Frame(bytes.TrimRight(msgs[0], "\r\n")), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			srv := startServer(t, t.TempDir(), &logSink{})

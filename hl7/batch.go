@@ -26,7 +26,9 @@ const (
 //     FTS-1 (batch count), when valued, must match;
 //   - MLLP-framed input (0x0B … 0x1C 0x0D, any number of frames): bytes
 //     outside frames are skipped (an MSH there is an error: a message
-//     would be lost) and each frame is split as above.
+//     would be lost) and each frame is split as above;
+//   - unframed input that ends in a leftover MLLP end block (0x1C, then
+//     optionally CR/LF): the end block is dropped.
 //
 // Blank lines are skipped. Errors wrap ErrBadBatch (a *ParseError whose
 // Offset is in data and whose Segment counts the segments seen so far);
@@ -34,6 +36,12 @@ const (
 // message gives no messages and no error.
 func SplitBatch(data []byte) ([][]byte, error) {
 	if bytes.IndexByte(data, mllpStart) < 0 {
+		// A file saved from an MLLP stream without its start block often
+		// keeps the end block: a trailing 0x1C (and CR) is not content.
+		trimmed := bytes.TrimRight(data, "\r\n\t ")
+		if n := len(trimmed); n > 0 && trimmed[n-1] == mllpEnd {
+			data = trimmed[:n-1]
+		}
 		s := splitter{data: data}
 		return s.run()
 	}

@@ -1,6 +1,7 @@
 package hl7
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -105,5 +106,16 @@ func TestSplitBatchErrors(t *testing.T) {
 				t.Errorf("got %d messages, want %d", len(msgs), tt.n)
 			}
 		})
+	}
+}
+
+func TestSplitBatchDropsTrailingEndBlock(t *testing.T) {
+	in := []byte("MSH|^~\\&|A|B|C|D|20260101||SIU^S12|1|P|2.5\rSCH|1||||||||||^^^20260101\r\x1c\r")
+	msgs, err := SplitBatch(in)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("got %d messages, err %v", len(msgs), err)
+	}
+	if bytes.IndexByte(msgs[0], 0x1C) >= 0 {
+		t.Fatalf("end block kept in the message: %q", msgs[0])
 	}
 }
