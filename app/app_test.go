@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -217,5 +218,23 @@ func TestConfigCheckListsEveryProblem(t *testing.T) {
 	}
 	if s := Secret("hunter2").String(); s != "<secret>" {
 		t.Errorf("Secret prints %q", s)
+	}
+}
+
+// TestReadmeListsEveryVariable keeps README.md's configuration table in
+// step with Vars.
+func TestReadmeListsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(b), "| `"+v.Name+"` |") {
+			t.Errorf("README.md configuration table lacks %s", v.Name)
+		}
+	}
+	lines := strings.SplitN(string(b), "\n", 6)
+	if !strings.HasPrefix(lines[3], "make run") || !strings.HasPrefix(lines[4], "make test") {
+		t.Errorf("README.md must open with the two set-up commands, got %q", lines[:5])
 	}
 }
