@@ -219,7 +219,7 @@ func (a *App) Start(ctx context.Context) error {
 		zap.String("store", "sqlite"),
 		zap.String("data_dir", a.cfg.DataDir))
 	if a.cfg.SandboxSMS() {
-		a.log.Info("SMS sandbox: no Twilio credentials are set, so texts are kept and shown in the admin page's phone simulator, never sent")
+		a.log.Info("SMS sandbox: no Twilio credentials are set, so no text is sent to any phone")
 	}
 	return nil
 }

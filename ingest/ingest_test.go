@@ -382,3 +382,9 @@ func TestMissingControlIDIsAE101(t *testing.T) {
 		t.Fatal("message without MSH-10 was stored")
 	}
 }
+
+type nopStore struct{}
+
+func (nopStore) Ingest(context.Context, *store.Inbound) (store.IngestResult, error) {
+	return store.IngestResult{}, nil
+}

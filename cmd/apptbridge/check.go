@@ -45,7 +45,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	mode := "Twilio"
 	if cfg.SandboxSMS() {
-		mode = "SMS sandbox (no Twilio credentials: texts are kept, not sent)"
+		mode = "SMS sandbox (no Twilio credentials: no text is sent to any phone)"
 	}
 	fmt.Fprintf(stdout, "OK configuration is valid\n   store: SQLite in %s\n   texts: %s\n   mllp: %s  http: %s\n", cfg.DataDir, mode, cfg.MLLPAddr, cfg.HTTPAddr)
 	return 0
