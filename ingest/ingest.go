@@ -155,7 +155,7 @@ func (h *Handler) process(ctx context.Context, raw []byte, now time.Time) Reply 
 			SendingFacility:    msg.Get("MSH-4"),
 			ControlID:          cid,
 		},
-		Hash:        store.HashOf([]byte(msg.String())),
+		Hash:        store.HashString(msg.String()),
 		Raw:         raw,
 		MessageType: trigger,
 		ReceivedAt:  now,

@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/apptbridge/apptbridge"
@@ -45,6 +46,15 @@ type Hash [32]byte
 
 // HashOf returns the SHA-256 of b.
 func HashOf(b []byte) Hash { return sha256.Sum256(b) }
+
+// HashString returns the SHA-256 of s without copying it.
+func HashString(s string) Hash {
+	h := sha256.New()
+	io.WriteString(h, s)
+	var out Hash
+	h.Sum(out[:0])
+	return out
+}
 
 // Inbound is one inbound HL7 message to commit.
 type Inbound struct {
