@@ -155,29 +155,20 @@ func RunCase(fsys fs.FS, name string) Result {
 			return fmt.Sprintf("ACK%04d", seq)
 		},
 	})
-	msgs, splitErr := hl7.SplitBatch(in)
-	if splitErr != nil && len(msgs) == 0 {
-		// Nothing splits off (e.g. no MSH at all): the input is handled as
-		// the one message an MLLP frame would deliver, so it still gets its
-		// error line and its ACK.
-		msgs, splitErr = [][]byte{in}, nil
-	}
+	popts := hl7.ParseOptions{DefaultCharset: opts.Charset}
+	lines, msgs, _ := ingest.DescribeInput(mapper, popts, in)
 	var gm, ga bytes.Buffer
+	for _, l := range lines {
+		gm.Write(normalize(l))
+	}
+	// Over MLLP every message (each frame) gets exactly one ACK.
 	for i, raw := range msgs {
-		line, _ := ingest.Describe(mapper, hl7.ParseOptions{DefaultCharset: opts.Charset}, raw)
-		gm.Write(normalize(line))
 		rep := h.Process(context.Background(), raw)
 		if i > 0 {
 			ga.WriteByte('\n')
 		}
 		ga.Write(rep.Ack)
 		r.Codes = append(r.Codes, string(rep.Code))
-	}
-	if splitErr != nil {
-		// A batch that breaks after some messages: those are processed
-		// above, the break is the last map line (it has no ACK).
-		line, _ := ingest.DescribeError("", splitErr)
-		gm.Write(line)
 	}
 	r.Messages = len(msgs)
 	r.GotMap, r.GotAck = gm.Bytes(), ga.Bytes()

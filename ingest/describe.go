@@ -31,7 +31,7 @@ func Describe(m Mapper, opts hl7.ParseOptions, raw []byte) (out []byte, ok bool)
 	if err != nil {
 		return DescribeError(SalvageControlID(raw), err)
 	}
-	res, err := m.Map(msg)
+	res, err := mapMessage(m, msg)
 	if err != nil {
 		return DescribeError(msg.ControlID(), err)
 	}
@@ -74,4 +74,31 @@ func SalvageControlID(raw []byte) string {
 		return string(parts[9])
 	}
 	return ""
+}
+
+// DescribeInput splits an input (one or many messages, MLLP-framed or not,
+// FHS/BHS batches) and returns the `apptbridge map` line of every message,
+// in order, and the messages themselves. Input from which no message
+// splits off is described as one message (so "no MSH" reads as it does
+// over MLLP); a batch that breaks part-way gives the lines of the messages
+// before the break, then one error line. ok is false if any line is an
+// error.
+func DescribeInput(m Mapper, opts hl7.ParseOptions, input []byte) (lines [][]byte, msgs [][]byte, ok bool) {
+	msgs, err := hl7.SplitBatch(input)
+	if err != nil && len(msgs) == 0 {
+		line, _ := Describe(m, opts, input)
+		return [][]byte{line}, [][]byte{input}, false
+	}
+	ok = true
+	for _, raw := range msgs {
+		line, good := Describe(m, opts, raw)
+		lines = append(lines, line)
+		ok = ok && good
+	}
+	if err != nil {
+		line, _ := DescribeError("", err)
+		lines = append(lines, line)
+		ok = false
+	}
+	return lines, msgs, ok
 }

@@ -123,7 +123,7 @@ func (h *Handler) process(ctx context.Context, raw []byte, now time.Time) Reply 
 	cid := msg.ControlID()
 	logf := []zap.Field{zap.String("control_id", cid), zap.String("trigger", trigger)}
 
-	res, err := h.cfg.Mapper.Map(msg)
+	res, err := mapMessage(h.cfg.Mapper, msg)
 	if err != nil {
 		c := Classify(err)
 		ackc := mode.Code(c.AckCode)
@@ -136,17 +136,6 @@ func (h *Handler) process(ctx context.Context, raw []byte, now time.Time) Reply 
 		h.log.Info("mapping warning", append(logf, zap.String("warning", w))...)
 	}
 
-	if cid == "" {
-		// Without MSH-10 a message can be neither acknowledged (MSA-2) nor
-		// de-duplicated, so it is refused as a content error.
-		c := mode.Code("AE")
-		loc := hl7.Location{Segment: "MSH", Field: 10}
-		h.m.ParseErrors.WithLabelValues("101").Inc()
-		h.log.Warn("hl7 message rejected: no MSH-10", logf...)
-		return Reply{Ack: h.ack(msg, now, c, hl7ErrorText(101),
-			hl7.AckError{Location: loc, Code: 101, Severity: "E", Text: "MSH-10 message control id is required"}),
-			Code: c, Err: apptbridge.Errorf(apptbridge.EINVALID, "MSH-10 is empty"), Trigger: trigger, Mapped: res}
-	}
 	okCode := mode.Code("AA")
 	ack := h.ack(msg, now, okCode, "")
 	in := &store.Inbound{
@@ -216,6 +205,20 @@ func (h *Handler) ack(msg *hl7.Message, now time.Time, code hl7.AckCode, text st
 		Now:       now,
 		ControlID: h.cfg.AckControlID(),
 	})
+}
+
+// errNoControlID rejects a message without MSH-10: it can be neither
+// acknowledged (MSA-2) nor de-duplicated.
+var errNoControlID = &mapping.Error{Code: mapping.CodeRequiredMissing, Location: "MSH-10",
+	Reason: "MSH-10 message control id is required", Err: mapping.ErrMissingField}
+
+// mapMessage maps msg and applies the pipeline's own checks.
+func mapMessage(m Mapper, msg *hl7.Message) (mapping.Result, error) {
+	res, err := m.Map(msg)
+	if err == nil && msg.ControlID() == "" {
+		return mapping.Result{}, errNoControlID
+	}
+	return res, err
 }
 
 // Classification is how a rejected message is answered.

@@ -253,6 +253,9 @@ func finish(c *country, nsn []byte) (string, bool) {
 	if c.nanp && (nsn[0] < '2' || nsn[3] < '2') { // NXX-NXX-XXXX
 		return "", false
 	}
+	if c.iso == "GB" && nsn[0] == '7' && len(nsn) != 10 { // UK mobiles: 07xxx xxxxxx
+		return "", false
+	}
 	var out [16]byte
 	out[0] = '+'
 	k := 1 + copy(out[1:], c.cc)

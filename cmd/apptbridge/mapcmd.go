@@ -56,20 +56,11 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	failed := false
 	for _, in := range inputs {
-		msgs, err := hl7.SplitBatch(in)
-		if err != nil {
-			line, _ := ingest.DescribeError("", err)
-			stdout.Write(line)
-			failed = true
-			continue
+		lines, _, ok := ingest.DescribeInput(mapper, parse, in)
+		for _, l := range lines {
+			stdout.Write(l)
 		}
-		for _, raw := range msgs {
-			line, ok := ingest.Describe(mapper, parse, raw)
-			stdout.Write(line)
-			if !ok {
-				failed = true
-			}
-		}
+		failed = failed || !ok
 	}
 	if failed {
 		return 1

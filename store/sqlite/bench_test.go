@@ -14,13 +14,13 @@ import (
 // commits/op (transactions, i.e. fsync rounds, per message) and msgs/s.
 // Each goroutine cycles over its own 50 appointments: BOOKED first, then
 // MODIFIED. Building a message (uuid, sha256) is inside the timed loop.
-func benchIngest(b *testing.B, parallel bool) {
+func benchIngest(b *testing.B, parallel bool, opts ...func(*Options)) {
 	// The writer's time per batch splits into applying the requests
 	// (BEGIN to BeforeCommit) and COMMIT (the fsync, sometimes a
 	// checkpoint); both hooks run on the writer goroutine.
 	var commits, applyNS, commitNS atomic.Int64
 	var beforeCommit time.Time
-	db := openTest(b, Options{
+	o := Options{
 		BeforeCommit: func() error { beforeCommit = time.Now(); return nil },
 		OnCommit: func(_ int, d time.Duration) {
 			end := time.Now()
@@ -28,7 +28,11 @@ func benchIngest(b *testing.B, parallel bool) {
 			commitNS.Add(int64(end.Sub(beforeCommit)))
 			applyNS.Add(int64(d - end.Sub(beforeCommit)))
 		},
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	db := openTest(b, o)
 	var workers atomic.Int64
 	work := func(next func() bool) {
 		w := workers.Add(1)
@@ -45,7 +49,7 @@ func benchIngest(b *testing.B, parallel bool) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, startCPU := time.Now(), processCPU()
 	if parallel {
 		// 16 goroutines when GOMAXPROCS divides 16.
 		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
@@ -55,9 +59,10 @@ func benchIngest(b *testing.B, parallel bool) {
 		work(func() bool { n++; return n <= b.N })
 	}
 	b.StopTimer()
-	el := time.Since(start)
+	el, cpu := time.Since(start), processCPU()-startCPU
 	b.ReportMetric(float64(commits.Load())/float64(b.N), "commits/op")
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/msg")
 	b.ReportMetric(float64(applyNS.Load())/1e3/float64(b.N), "apply-us/msg")
 	b.ReportMetric(float64(commitNS.Load())/1e3/float64(max(1, commits.Load())), "commit-us/batch")
 	if parallel {
@@ -67,3 +72,10 @@ func benchIngest(b *testing.B, parallel bool) {
 
 func BenchmarkIngestSerial(b *testing.B)   { benchIngest(b, false) }
 func BenchmarkIngestParallel(b *testing.B) { benchIngest(b, true) }
+
+// BenchmarkIngestParallelNoCache is BenchmarkIngestParallel with the
+// writer's cache off: every message reads and decodes its appointment, as
+// when appointments are many and their messages far apart.
+func BenchmarkIngestParallelNoCache(b *testing.B) {
+	benchIngest(b, true, func(o *Options) { o.noCache = true })
+}

@@ -64,16 +64,18 @@ type Options struct {
 	// error aborts the batch (rollback) and every request of the batch
 	// gets an error wrapping it.
 	BeforeCommit func() error
+
+	// noCache turns the writer's cache off (benchmarks of the cold path).
+	noCache bool
 }
 
 // DB is the SQLite store. It is safe for concurrent use.
 type DB struct {
-	now      func() time.Time
-	wdb      *sql.DB // exactly one connection, used only by the writer
-	rdb      *sql.DB // read-only pool
-	prepared map[string]*sql.Stmt
-	w        *writer
-	closed   atomic.Bool
+	now    func() time.Time
+	wdb    *sql.DB // exactly one connection, used only by the writer
+	rdb    *sql.DB // read-only pool
+	w      *writer
+	closed atomic.Bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -124,11 +126,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 
-	prepared, err := prepareAll(ctx, wdb)
-	if err != nil {
-		wdb.Close()
-		return nil, fmt.Errorf("sqlite: open: %w", err)
-	}
 	rdb, err := sql.Open("sqlite", dsn(path, opts, true))
 	if err == nil {
 		rdb.SetMaxOpenConns(opts.MaxReadConns)
@@ -138,18 +135,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		}
 	}
 	if err != nil {
-		closeAll(prepared)
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 
 	db := &DB{
-		now:      func() time.Time { return store.Instant(opts.Now()) },
-		wdb:      wdb,
-		rdb:      rdb,
-		prepared: prepared,
+		now: func() time.Time { return store.Instant(opts.Now()) },
+		wdb: wdb,
+		rdb: rdb,
 	}
-	db.w = newWriter(wdb, prepared, opts)
+	db.w = newWriter(wdb, opts)
 	return db, nil
 }
 
@@ -214,7 +209,6 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.w.close()
-	closeAll(db.prepared)
 	return errors.Join(
 		wrapErr("close", db.wdb.Close()),
 		wrapErr("close", db.rdb.Close()),

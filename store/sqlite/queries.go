@@ -13,11 +13,6 @@ import (
 	"github.com/apptbridge/apptbridge/store"
 )
 
-// querier is what *sql.DB, *sql.Tx and wtx share.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // DefaultLimit is the page size of Appointments when Filter.Limit is 0.
 const DefaultLimit = 100
 
@@ -26,12 +21,17 @@ func (db *DB) Appointment(ctx context.Context, id string) (*apptbridge.Appointme
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: appointment: %w", store.ErrClosed)
 	}
-	a, err := loadAppointment(ctx, db.rdb, id)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	if a == nil {
+	var state string
+	err := db.rdb.QueryRowContext(ctx, sqlLoadAppointment, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: appointment %s: %w", id, notFound("appointment"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: load appointment %s: %w", id, err)
+	}
+	a := new(apptbridge.Appointment)
+	if err := json.Unmarshal([]byte(state), a); err != nil {
+		return nil, fmt.Errorf("sqlite: decode appointment %s: %w", id, err)
 	}
 	return a, nil
 }

@@ -66,6 +66,38 @@ var migrations = []string{
 		phone        TEXT   NOT NULL PRIMARY KEY,
 		opted_out_at BIGINT NOT NULL
 	);`,
+
+	// 2: less work per ingested message (every index and every AUTOINCREMENT
+	// is written with each insert):
+	//   - no index on appointments.patient_phone: no query uses it;
+	//   - events.seq without AUTOINCREMENT, which made every event insert
+	//     also update sqlite_sequence. Events are never deleted, so the
+	//     next seq (the largest plus one) still only grows. SQLite cannot
+	//     drop AUTOINCREMENT in place: the table is copied, seq values
+	//     kept.
+	`DROP INDEX appointments_patient_phone;
+
+	CREATE TABLE events_v2 (
+		seq              INTEGER PRIMARY KEY,
+		appointment_id   TEXT    NOT NULL,
+		event_id         TEXT    NOT NULL UNIQUE,
+		event_type       TEXT    NOT NULL,
+		event            TEXT    NOT NULL,
+		applied          BOOLEAN NOT NULL,
+		reason           TEXT    NOT NULL,
+		from_disposition TEXT    NOT NULL,
+		to_disposition   TEXT    NOT NULL,
+		text_kind        TEXT    NOT NULL,
+		suppressed       TEXT    NOT NULL,
+		recorded_at      BIGINT  NOT NULL
+	);
+	INSERT INTO events_v2 (seq, appointment_id, event_id, event_type, event, applied, reason,
+		from_disposition, to_disposition, text_kind, suppressed, recorded_at)
+		SELECT seq, appointment_id, event_id, event_type, event, applied, reason,
+		from_disposition, to_disposition, text_kind, suppressed, recorded_at FROM events ORDER BY seq;
+	DROP TABLE events;
+	ALTER TABLE events_v2 RENAME TO events;
+	CREATE INDEX events_appointment_seq ON events (appointment_id, seq);`,
 }
 
 // migrate brings the database to the latest schema version. It is idempotent and safe

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,14 @@ import (
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openTest(t, Options{})
+	})
+}
+
+// TestContractNoCache runs the contract with the writer's cache off, so
+// that every state comes from the database.
+func TestContractNoCache(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTest(t, Options{noCache: true})
 	})
 }
 
@@ -187,5 +196,67 @@ func TestFileMode(t *testing.T) {
 		if fi.Mode().Perm()&0o077 != 0 {
 			t.Errorf("%s mode %v, want owner-only", filepath.Base(p), fi.Mode().Perm())
 		}
+	}
+}
+
+// TestMigrateFromV1 opens a database created at schema version 1 with
+// history in it: migration 2 keeps every event and its seq, and new events
+// get larger ones.
+func TestMigrateFromV1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)",
+		migrations[0],
+		"INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)",
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := func(aid, id string) string {
+		return fmt.Sprintf(`{"event_id":%q,"event_type":"BOOKED","appointment_id":%q}`, id, aid)
+	}
+	for i, r := range []struct {
+		seq     int
+		aid, id string
+	}{{3, "V-1", "e3"}, {7, "V-2", "e7"}, {9, "V-1", "e9"}} {
+		if _, err := old.Exec(`INSERT INTO events (seq, appointment_id, event_id, event_type, event, applied, reason,
+			from_disposition, to_disposition, text_kind, suppressed, recorded_at)
+			VALUES ($1, $2, $3, 'BOOKED', $4, 1, '', '', 'QUEUED', '', '', $5)`, r.seq, r.aid, r.id, ev(r.aid, r.id), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	db, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var autoinc int
+	if err := db.rdb.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE name = 'events' AND sql LIKE '%AUTOINCREMENT%'`).Scan(&autoinc); err != nil || autoinc != 0 {
+		t.Errorf("events still AUTOINCREMENT (%d, %v)", autoinc, err)
+	}
+	h, err := db.History(t.Context(), "V-1")
+	if err != nil || len(h) != 2 || h[0].Seq != 3 || h[1].Seq != 9 || h[1].Event.EventID != "e9" {
+		t.Fatalf("history after migration: %+v %v", h, err)
+	}
+	in := testInbound("V-1", apptbridge.Booked)
+	if _, err := db.Ingest(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	h, err = db.History(t.Context(), "V-1")
+	if err != nil || len(h) != 3 || h[2].Seq != 10 || h[2].Event.EventID != in.Event.EventID {
+		t.Fatalf("history after a new event: %+v %v", h, err)
+	}
+	// Event ids stay unique.
+	dupe := testInbound("V-2", apptbridge.Booked)
+	dupe.Event.EventID = "e7"
+	if _, err := db.Ingest(t.Context(), dupe); apptbridge.ErrorCode(err) != apptbridge.ECONFLICT {
+		t.Errorf("reused event id after migration: %v, want ECONFLICT", err)
 	}
 }

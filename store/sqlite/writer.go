@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -19,9 +21,11 @@ const (
 	abandoned
 )
 
-// txFunc is one request's work inside the batch transaction. It runs on
-// the writer goroutine, inside a SAVEPOINT: a non-nil error rolls back its
-// own writes only.
+// txFunc is one request's work inside the batch transaction, run on the
+// writer goroutine. A non-nil error rolls back its own writes only.
+//
+// A txFunc may run more than once (see writer.commit): it must start from
+// scratch every time and only its last run counts.
 type txFunc func(ctx context.Context, tx wtx) error
 
 type request struct {
@@ -32,25 +36,36 @@ type request struct {
 
 // writer owns the write connection and commits queued requests in batches.
 type writer struct {
-	db       *sql.DB
-	prepared map[string]*sql.Stmt // see wtx
-	opts     Options
+	db   *sql.DB
+	opts Options
 
 	mu      sync.RWMutex // read-held while enqueueing; write-held by close
 	closed  bool
 	queue   chan *request
 	stopped chan struct{}
-	batch   []*request // reused by the writer goroutine
+
+	// Owned by the writer goroutine.
+	batch []*request // reused
+	errs  []error    // reused
+	tx    batch
 }
 
-func newWriter(db *sql.DB, prepared map[string]*sql.Stmt, opts Options) *writer {
+// batch is the state of the open transaction.
+type batch struct {
+	c     *wconn
+	cache *cache
+	ev    jsonEnc // the event being stored
+	state jsonEnc // the appointment state being stored
+}
+
+func newWriter(db *sql.DB, opts Options) *writer {
 	w := &writer{
-		db:       db,
-		prepared: prepared,
-		opts:     opts,
-		queue:    make(chan *request, opts.MaxBatch),
-		stopped:  make(chan struct{}),
-		batch:    make([]*request, 0, opts.MaxBatch),
+		db:      db,
+		opts:    opts,
+		queue:   make(chan *request, opts.MaxBatch),
+		stopped: make(chan struct{}),
+		batch:   make([]*request, 0, opts.MaxBatch),
+		tx:      batch{cache: newCache(!opts.noCache)},
 	}
 	go w.loop()
 	return w
@@ -102,6 +117,7 @@ func (w *writer) close() {
 
 func (w *writer) loop() {
 	defer close(w.stopped)
+	defer w.closeStmts()
 	for r := range w.queue {
 		batch := w.batch[:0]
 		if r.state.CompareAndSwap(pending, taken) {
@@ -129,38 +145,38 @@ func (w *writer) loop() {
 }
 
 // commit runs batch in one transaction and replies to every request.
+//
+// Requests rarely fail, so the batch first runs without savepoints (each
+// costs statements, and a copy of every page a request changes): if every
+// request succeeds, that transaction commits. If one fails, the whole
+// transaction rolls back and the batch runs again, each request inside its
+// own SAVEPOINT so that a failing one rolls back alone. The outcome is the
+// same as with savepoints only; the requests before the failing one just
+// ran twice.
 func (w *writer) commit(batch []*request) {
 	ctx := context.Background() // callers' contexts must not abort the batch
 	start := time.Now()
-	errs := make([]error, len(batch))
-	fail := func(err error) {
-		for _, r := range batch {
-			r.done <- err
-		}
+	errs := w.errs[:0]
+	for range batch {
+		errs = append(errs, nil)
 	}
-
-	sqlTx, err := w.db.BeginTx(ctx, nil)
+	w.errs = errs
+	var fatal error
+	conn, err := w.db.Conn(ctx)
+	if err == nil {
+		err = conn.Raw(func(dc any) error {
+			fatal = w.commitOn(ctx, dc.(driver.Conn), batch, errs)
+			return nil
+		})
+		conn.Close()
+	}
 	if err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
+		fatal = fmt.Errorf("sqlite: write connection: %w", err)
 	}
-	tx := wtx{tx: sqlTx, prepared: w.prepared}
-	for i, r := range batch {
-		if err := w.runOne(ctx, tx, r, &errs[i]); err != nil {
-			sqlTx.Rollback()
-			fail(err)
-			return
+	if fatal != nil {
+		for _, r := range batch {
+			r.done <- fatal
 		}
-	}
-	if w.opts.BeforeCommit != nil {
-		if err := w.opts.BeforeCommit(); err != nil {
-			sqlTx.Rollback()
-			fail(fmt.Errorf("sqlite: commit: %w", err))
-			return
-		}
-	}
-	if err := sqlTx.Commit(); err != nil {
-		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
 	if w.opts.OnCommit != nil {
@@ -169,25 +185,140 @@ func (w *writer) commit(batch []*request) {
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
+	clear(errs)
+}
+
+// commitOn runs and commits batch on the driver connection, setting each
+// request's error in errs. It returns an error when the batch failed as a
+// whole; the connection is then back out of any transaction.
+func (w *writer) commitOn(ctx context.Context, dc driver.Conn, batch []*request, errs []error) error {
+	b := &w.tx
+	if b.c == nil || b.c.dc != dc {
+		// First batch, or database/sql replaced the connection: its
+		// statements went with it.
+		b.c = newWconn(dc)
+		b.cache.clear()
+	}
+	if err := w.begin(ctx); err != nil {
+		return err
+	}
+	failed := false
+	for _, r := range batch {
+		if err := safeRun(ctx, wtx{b}, r.fn); err != nil {
+			failed = true
+			break
+		}
+		b.cache.requestDone()
+	}
+	if failed {
+		if err := w.rollback(ctx); err != nil {
+			return err
+		}
+		if err := w.begin(ctx); err != nil {
+			return err
+		}
+		for i, r := range batch {
+			if err := w.runOne(ctx, r, &errs[i]); err != nil {
+				w.rollback(ctx)
+				return err
+			}
+		}
+	}
+	if w.opts.BeforeCommit != nil {
+		if err := w.opts.BeforeCommit(); err != nil {
+			w.rollback(ctx)
+			return fmt.Errorf("sqlite: commit: %w", err)
+		}
+	}
+	if err := b.c.execSQL(ctx, sqlCommit); err != nil {
+		// A COMMIT that failed may leave the transaction open (busy).
+		b.c.execSQL(ctx, sqlRollback)
+		b.cache.commitFailed()
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	b.cache.committedBatch()
+	return nil
+}
+
+// begin opens the batch transaction.
+func (w *writer) begin(ctx context.Context) error {
+	b := &w.tx
+	if err := b.c.execSQL(ctx, sqlBegin); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	s, err := b.c.prepare(ctx, sqlDataVersion)
+	var row []driver.Value
+	if err == nil {
+		s.bind(0)
+		row, err = s.queryRow(ctx)
+	}
+	v, ok := int64(0), false
+	if err == nil && len(row) == 1 {
+		v, ok = row[0].(int64)
+	}
+	if !ok {
+		b.c.execSQL(ctx, sqlRollback)
+		return fmt.Errorf("sqlite: begin: data_version: %v", errors.Join(err, errors.New("no value")))
+	}
+	b.cache.begin(v)
+	return nil
+}
+
+// rollback rolls the batch transaction back.
+func (w *writer) rollback(ctx context.Context) error {
+	b := &w.tx
+	b.cache.rolledBack()
+	if err := b.c.execSQL(ctx, sqlRollback); err != nil {
+		// SQLite may have rolled back by itself (after an I/O error,
+		// say): then no transaction is active and that is fine.
+		if err2 := b.c.execSQL(ctx, sqlBeginDeferred); err2 != nil {
+			return fmt.Errorf("sqlite: rollback: %w", err)
+		}
+		b.c.execSQL(ctx, sqlRollback)
+	}
+	return nil
 }
 
 // runOne runs one request inside a savepoint, storing the request's own
 // error in *reqErr. It returns an error only when the transaction itself
 // is no longer usable (the whole batch must fail).
-func (w *writer) runOne(ctx context.Context, tx wtx, r *request, reqErr *error) error {
-	if _, err := tx.ExecContext(ctx, sqlSavepoint); err != nil {
+func (w *writer) runOne(ctx context.Context, r *request, reqErr *error) error {
+	b := &w.tx
+	if err := b.c.execSQL(ctx, sqlSavepoint); err != nil {
 		return fmt.Errorf("sqlite: savepoint: %w", err)
 	}
-	if err := safeRun(ctx, tx, r.fn); err != nil {
+	if err := safeRun(ctx, wtx{b}, r.fn); err != nil {
 		*reqErr = err
-		if _, rerr := tx.ExecContext(ctx, sqlRollbackTo); rerr != nil {
+		b.cache.requestFailed()
+		if rerr := b.c.execSQL(ctx, sqlRollbackTo); rerr != nil {
 			return fmt.Errorf("sqlite: rollback to savepoint: %w (after %w)", rerr, err)
 		}
+	} else {
+		b.cache.requestDone()
 	}
-	if _, err := tx.ExecContext(ctx, sqlRelease); err != nil {
+	if err := b.c.execSQL(ctx, sqlRelease); err != nil {
 		return fmt.Errorf("sqlite: release savepoint: %w", err)
 	}
 	return nil
+}
+
+// closeStmts finalizes the writer's statements (before the pool closes
+// the connection).
+func (w *writer) closeStmts() {
+	if w.tx.c == nil {
+		return
+	}
+	conn, err := w.db.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	conn.Raw(func(dc any) error {
+		if w.tx.c.dc == dc {
+			w.tx.c.close()
+		}
+		return nil
+	})
 }
 
 // safeRun turns a panic in fn into that request's error so one bad request
