@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/apptbridge/apptbridge/hl7"
@@ -107,11 +108,15 @@ func ackSummary(ack []byte) (code, cid, text string) {
 	}
 	code, cid, text = m.Get("MSA-1"), m.Get("MSA-2"), m.Get("MSA-3")
 	if e := m.Segment("ERR"); e != nil {
-		detail := e.Value(3, 1, 1, 0)
+		detail, loc := e.Value(3, 1, 1, 0), e.Value(2, 1, 0, 0)
 		if t := e.Value(3, 1, 2, 0); t != "" {
 			detail += " " + t
 		}
-		if loc := e.Value(2, 1, 0, 0); loc != "" {
+		if detail == "" { // before v2.5: ERR-1 = segment^seq^field^code&text
+			detail = strings.TrimSpace(e.Value(1, 1, 4, 1) + " " + e.Value(1, 1, 4, 2))
+			loc = strings.TrimRight(e.Value(1, 1, 1, 0)+"-"+e.Value(1, 1, 3, 0), "-")
+		}
+		if loc != "" {
 			detail += " at " + loc
 		}
 		if detail != "" {
