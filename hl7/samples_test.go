@@ -14,6 +14,9 @@ func samples(t testing.TB) map[string][]byte {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(samplesDir, "*.hl7"))
 	if len(files) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("conformance samples not found at " + samplesDir + " (CI must have ../shared)")
+		}
 		t.Skip("conformance samples not found at " + samplesDir)
 	}
 	out := make(map[string][]byte, len(files))

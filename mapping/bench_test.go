@@ -19,7 +19,7 @@ func loadCorpus(tb testing.TB) [][]byte {
 	tb.Helper()
 	data, err := os.ReadFile(benchCorpus)
 	if err != nil {
-		tb.Skipf("bench corpus: %v", err)
+		skipOrFail(tb, "bench corpus: "+err.Error())
 	}
 	var msgs [][]byte
 	for _, l := range bytes.Split(data, []byte("\n")) {
@@ -74,7 +74,7 @@ func TestExpected1k(t *testing.T) {
 	msgs := loadCorpus(t)
 	f, err := os.Open(benchExpected)
 	if err != nil {
-		t.Skip(err)
+		skipOrFail(t, err.Error())
 	}
 	defer f.Close()
 	m := newTestMapper(t, Config{})
