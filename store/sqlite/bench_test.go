@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -78,4 +79,68 @@ func BenchmarkIngestParallel(b *testing.B) { benchIngest(b, true) }
 // when appointments are many and their messages far apart.
 func BenchmarkIngestParallelNoCache(b *testing.B) {
 	benchIngest(b, true, func(o *Options) { o.noCache = true })
+}
+
+// BenchmarkIngestParallelLarge updates appointments at random among
+// 30,000 (a database of about 60 MB, far beyond the writer's cache and
+// SQLite's page cache), from 16 goroutines: every message reads its
+// appointment from the file and changes pages spread over it.
+func BenchmarkIngestParallelLarge(b *testing.B) {
+	const n = 30000
+	var commits atomic.Int64
+	db := openTest(b, Options{OnCommit: func(int, time.Duration) { commits.Add(1) }})
+	// Load the appointments directly, in one transaction.
+	tx, err := db.wdb.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var enc jsonEnc
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for i := range n {
+		in := testInbound(fmt.Sprintf("L-%05d", i), apptbridge.Booked)
+		a := apptbridge.Apply(nil, in.Event, apptbridge.ApplyContext{Now: now}).Appointment
+		if err := enc.encodeAppointment(a); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.Exec(sqlInsertAppointment, a.AppointmentID, string(a.Disposition), a.PatientID, a.PatientPhone,
+			micros(a.AppointmentDatetimeUTC), string(enc.buf), a.Version, micros(a.UpdatedAt)); err != nil {
+			b.Fatal(err)
+		}
+		if err := enc.encodeEvent(in.Event); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO events (appointment_id, event_id, event_type, event, applied, reason,
+			from_disposition, to_disposition, text_kind, suppressed, recorded_at)
+			VALUES ($1, $2, 'BOOKED', $3, 1, '', '', 'QUEUED', 'booked', '', $4)`,
+			a.AppointmentID, in.Event.EventID, string(enc.buf), micros(now)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		b.Fatal(err)
+	}
+	commits.Store(0)
+	var seed atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, startCPU := time.Now(), processCPU()
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(seed.Add(1), 1))
+		for pb.Next() {
+			in := testInbound(fmt.Sprintf("L-%05d", r.IntN(n)), apptbridge.Modified)
+			if _, err := db.Ingest(b.Context(), in); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	el, cpu := time.Since(start), processCPU()-startCPU
+	b.ReportMetric(float64(commits.Load())/float64(b.N), "commits/op")
+	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/msg")
 }

@@ -5,17 +5,26 @@
 // All writes go through one writer goroutine that owns the only write
 // connection and commits concurrent requests together (group commit): it
 // takes the first queued request, drains what else is queued (up to
-// Options.MaxBatch), runs them in one BEGIN IMMEDIATE transaction, each
-// inside its own SAVEPOINT (so a failing request rolls back alone), and
-// commits once: one fsync for the batch. Reads use a separate pool of
-// read-only connections (WAL readers never block the writer).
+// Options.MaxBatch, never waiting for more), runs them in one BEGIN
+// IMMEDIATE transaction and commits once: one fsync for the batch. Each
+// request succeeds or fails alone: the batch runs without savepoints, and
+// should a request fail it runs again with one SAVEPOINT per request (see
+// writer.commit). Reads use a separate pool of read-only connections (WAL
+// readers never block the writer).
+//
+// The writer's CPU time per message bounds the throughput, so its hot path
+// avoids what it can: statements are prepared once and run on the driver
+// connection directly (stmts.go), duplicate checks are the inserts
+// themselves, the JSON of events and states is encoded and decoded by
+// hand (jsonenc.go, jsondec.go), and the states the writer wrote and the
+// opt-out answers it read are cached (cache.go).
 //
 // Storage format: instants are INTEGER unix microseconds, UTC (see
 // store.Precision); an appointment's state and an event are JSON text;
 // hashes, ACKs and raw messages are BLOBs. Schema changes are versioned
 // migrations recorded in table schema_migrations (schema.go). The SQL in
-// ingest.go and queries.go uses $N placeholders and only syntax that
-// PostgreSQL shares, so a pgx backend can reuse it.
+// ingest.go, stmts.go and queries.go uses $N placeholders and only syntax
+// that PostgreSQL shares, so a pgx backend can reuse it.
 package sqlite
 
 import (
@@ -74,6 +83,7 @@ type DB struct {
 	now    func() time.Time
 	wdb    *sql.DB // exactly one connection, used only by the writer
 	rdb    *sql.DB // read-only pool
+	ckpt   *checkpointer
 	w      *writer
 	closed atomic.Bool
 }
@@ -138,13 +148,29 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
+	cdb, err := sql.Open("sqlite", dsn(path, opts, false))
+	if err == nil {
+		cdb.SetMaxOpenConns(1)
+		cdb.SetMaxIdleConns(1)
+		cdb.SetConnMaxLifetime(0)
+		cdb.SetConnMaxIdleTime(0)
+		if err = cdb.PingContext(ctx); err != nil {
+			cdb.Close()
+		}
+	}
+	if err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
 
 	db := &DB{
-		now: func() time.Time { return store.Instant(opts.Now()) },
-		wdb: wdb,
-		rdb: rdb,
+		now:  func() time.Time { return store.Instant(opts.Now()) },
+		wdb:  wdb,
+		rdb:  rdb,
+		ckpt: newCheckpointer(cdb),
 	}
-	db.w = newWriter(wdb, opts)
+	db.w = newWriter(wdb, opts, db.ckpt.committed)
 	return db, nil
 }
 
@@ -162,6 +188,8 @@ func dsn(path string, opts Options, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
+		// Checkpoints run in the background (checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(writerAutoCheckpoint)+")")
 		// Savepoint sub-journals stay in memory instead of spilling to
 		// temporary files (bounded by MaxBatch requests).
 		q.Add("_pragma", "temp_store(MEMORY)")
@@ -208,8 +236,10 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	cerr := db.ckpt.close()
 	db.w.close()
 	return errors.Join(
+		wrapErr("close", cerr),
 		wrapErr("close", db.wdb.Close()),
 		wrapErr("close", db.rdb.Close()),
 	)

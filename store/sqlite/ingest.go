@@ -207,7 +207,7 @@ func (b *batch) loadAppointment(ctx context.Context, id string) (*apptbridge.App
 	}
 	state, _ := row[0].(string)
 	a := new(apptbridge.Appointment)
-	if err := json.Unmarshal([]byte(state), a); err != nil {
+	if err := decodeAppointment(state, a); err != nil {
 		return nil, fmt.Errorf("decode appointment %s: %w", id, err)
 	}
 	b.cache.loaded(id, a)

@@ -30,7 +30,7 @@ func (db *DB) Appointment(ctx context.Context, id string) (*apptbridge.Appointme
 		return nil, fmt.Errorf("sqlite: load appointment %s: %w", id, err)
 	}
 	a := new(apptbridge.Appointment)
-	if err := json.Unmarshal([]byte(state), a); err != nil {
+	if err := decodeAppointment(state, a); err != nil {
 		return nil, fmt.Errorf("sqlite: decode appointment %s: %w", id, err)
 	}
 	return a, nil
@@ -87,7 +87,7 @@ func (db *DB) Appointments(ctx context.Context, f store.Filter) ([]*apptbridge.A
 			return nil, fmt.Errorf("sqlite: appointments: %w", err)
 		}
 		a := new(apptbridge.Appointment)
-		if err := json.Unmarshal([]byte(state), a); err != nil {
+		if err := decodeAppointment(state, a); err != nil {
 			return nil, fmt.Errorf("sqlite: appointments: decode: %w", err)
 		}
 		out = append(out, a)

@@ -260,3 +260,25 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Errorf("reused event id after migration: %v, want ECONFLICT", err)
 	}
 }
+
+// TestCheckpointer: the background checkpoint copies the WAL into the
+// database while the writer works; the writer's own stays as a bound.
+func TestCheckpointer(t *testing.T) {
+	db := openTest(t, Options{})
+	var auto int
+	if err := db.wdb.QueryRow("PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != writerAutoCheckpoint {
+		t.Errorf("writer wal_autocheckpoint = %d (%v), want %d", auto, err, writerAutoCheckpoint)
+	}
+	for i := range 20 {
+		if _, err := db.Ingest(t.Context(), testInbound(fmt.Sprintf("K-%d", i), apptbridge.Booked)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log, copied, err := db.ckpt.checkpoint(t.Context())
+	if err != nil || log == 0 || copied != log {
+		t.Errorf("checkpoint: %d of %d pages copied (%v), want all", copied, log, err)
+	}
+	if n, err := db.CountInbound(t.Context()); err != nil || n != 20 {
+		t.Errorf("CountInbound = %d, %v", n, err)
+	}
+}

@@ -36,8 +36,9 @@ type request struct {
 
 // writer owns the write connection and commits queued requests in batches.
 type writer struct {
-	db   *sql.DB
-	opts Options
+	db        *sql.DB
+	opts      Options
+	committed func() // after every commit
 
 	mu      sync.RWMutex // read-held while enqueueing; write-held by close
 	closed  bool
@@ -58,14 +59,15 @@ type batch struct {
 	state jsonEnc // the appointment state being stored
 }
 
-func newWriter(db *sql.DB, opts Options) *writer {
+func newWriter(db *sql.DB, opts Options, committed func()) *writer {
 	w := &writer{
-		db:      db,
-		opts:    opts,
-		queue:   make(chan *request, opts.MaxBatch),
-		stopped: make(chan struct{}),
-		batch:   make([]*request, 0, opts.MaxBatch),
-		tx:      batch{cache: newCache(!opts.noCache)},
+		db:        db,
+		opts:      opts,
+		committed: committed,
+		queue:     make(chan *request, opts.MaxBatch),
+		stopped:   make(chan struct{}),
+		batch:     make([]*request, 0, opts.MaxBatch),
+		tx:        batch{cache: newCache(!opts.noCache)},
 	}
 	go w.loop()
 	return w
@@ -179,6 +181,7 @@ func (w *writer) commit(batch []*request) {
 		}
 		return
 	}
+	w.committed()
 	if w.opts.OnCommit != nil {
 		w.opts.OnCommit(len(batch), time.Since(start))
 	}
@@ -257,8 +260,11 @@ func (w *writer) begin(ctx context.Context) error {
 		v, ok = row[0].(int64)
 	}
 	if !ok {
+		if err == nil {
+			err = errors.New("no value")
+		}
 		b.c.execSQL(ctx, sqlRollback)
-		return fmt.Errorf("sqlite: begin: data_version: %v", errors.Join(err, errors.New("no value")))
+		return fmt.Errorf("sqlite: begin: data_version: %w", err)
 	}
 	b.cache.begin(v)
 	return nil

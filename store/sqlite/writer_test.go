@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -339,5 +340,26 @@ func TestPanicInRequest(t *testing.T) {
 	var n int
 	if err := db.rdb.QueryRow("SELECT COUNT(*) FROM opt_outs").Scan(&n); err != nil || n != 0 {
 		t.Errorf("opt_outs rows = %d (%v), want 0", n, err)
+	}
+}
+
+// TestPositional: the writer's statements bind their parameters by
+// position (see positional).
+func TestPositional(t *testing.T) {
+	qs := []string{sqlInsertInbound, sqlLookupKey, sqlLoadAppointment, sqlOptedOut, sqlInsertEvent, sqlInsertAppointment}
+	qs = append(qs, updateSQL[:]...)
+	for _, q := range qs {
+		p := positional(q)
+		if strings.Contains(p, "$") || !strings.Contains(p, "?") {
+			t.Errorf("positional(%q) = %q", q, p)
+		}
+	}
+	for _, q := range []string{"SELECT $2, $1", "SELECT $1, $1", "SELECT $1, $3"} {
+		if got := positional(q); got != q {
+			t.Errorf("positional(%q) = %q, want it unchanged", q, got)
+		}
+	}
+	if got := positional("SELECT $1, $2 WHERE $3"); got != "SELECT ?, ? WHERE ?" {
+		t.Errorf("positional = %q", got)
 	}
 }
