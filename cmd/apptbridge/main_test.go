@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/apptbridge/apptbridge/app"
+	"github.com/apptbridge/apptbridge/hl7"
+	"github.com/apptbridge/apptbridge/mllp"
 )
 
 const sample = "MSH|^~\\&|EHR|HOSP|APPTBRIDGE|CLINIC|20261127090000||SIU^S12|CMD1|P|2.5.1\r" +
@@ -166,5 +168,41 @@ func TestServeStopsOnSignalContext(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+func TestEHRSimAnswers(t *testing.T) {
+	for _, answer := range []string{"AA", "AE"} {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := ln.Addr().String()
+		ln.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errb bytes.Buffer
+		done := make(chan int)
+		go func() { done <- cmdEHRSim(ctx, []string{"--listen", addr, "--answer", answer}, &out, &errb) }()
+		c := &mllp.Client{Addr: addr, DialTimeout: time.Second}
+		var ack []byte
+		var err error
+		for i := 0; i < 100; i++ {
+			if ack, err = c.Send(context.Background(), []byte(sample)); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		m, err := hl7.Parse(ack)
+		if err != nil || m.Get("MSA-1") != answer || m.Get("MSA-2") != "CMD1" {
+			t.Errorf("--answer %s: ack %q", answer, ack)
+		}
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("ehr-sim exit %d: %s", code, errb.String())
+		}
+		if !strings.Contains(out.String(), "SIU^S12\tCMD1") || strings.Contains(out.String(), "DOE") {
+			t.Errorf("ehr-sim log line: %q", out.String())
+		}
 	}
 }
