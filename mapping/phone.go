@@ -244,7 +244,8 @@ func international(d []byte) (string, bool) {
 
 // finish validates the national significant number and builds +CCNSN.
 func finish(c *country, nsn []byte) (string, bool) {
-	if len(nsn) < c.min || len(nsn) > c.max || len(c.cc)+len(nsn) > 15 {
+	// E.164 allows 15 digits; no textable number has fewer than 7 in all.
+	if n := len(c.cc) + len(nsn); len(nsn) < c.min || len(nsn) > c.max || n > 15 || n < 7 {
 		return "", false
 	}
 	if nsn[0] == '0' && !c.keepZero {
