@@ -21,12 +21,12 @@ func ExampleParse() {
 	_, trigger, _ := m.Type()
 	fmt.Println(trigger, m.ControlID())
 	fmt.Println(m.Get("SCH-11.4"))
-	fmt.Println(m.Get("PID-13[2].2")) // use code of the second repetition
+	fmt.Println(m.Get("SCH-1.1"))
 	fmt.Println(m.Get("NTE-3"))
 	// Output:
 	// S12 MSG1
 	// 20240310090000
-	// NET
+	// A1
 	// Bring & show ID
 }
 
