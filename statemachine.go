@@ -19,7 +19,31 @@ const (
 	TextConfirmReceipt TextKind = "confirm-receipt"
 	TextCancelReceipt  TextKind = "cancel-receipt"
 	TextOptedIn        TextKind = "opted-in"
+	// Texts not caused by an appointment event.
+	TextHelp          TextKind = "help"           // answer to HELP/INFO
+	TextNotUnderstood TextKind = "not-understood" // answer to an unknown reply, once a day per phone
+	TextReply         TextKind = "reply"          // an inbound text from a patient
 )
+
+// AsksReply reports whether a text of kind k asks the patient to answer
+// CONFIRM APPT or CANCEL APPT: replies are matched to the latest such text.
+func (k TextKind) AsksReply() bool {
+	switch k {
+	case TextBooked, TextRescheduled, TextModified, TextRemind1, TextRemind2:
+		return true
+	}
+	return false
+}
+
+// Immediate reports whether a text of kind k answers the patient's own
+// message (sent at once, even outside the outreach window).
+func (k TextKind) Immediate() bool {
+	switch k {
+	case TextConfirmReceipt, TextCancelReceipt, TextOptedIn, TextHelp, TextNotUnderstood:
+		return true
+	}
+	return false
+}
 
 // Reasons recorded in the history when an event is not applied or a text
 // is not sent. They are stable strings (tests and dashboards use them).
