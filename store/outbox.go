@@ -224,11 +224,18 @@ type Tx interface {
 	// flag (UnflagPhone).
 	FlagPhone(ctx context.Context, phone string, code int) error
 	UnflagPhone(ctx context.Context, phone string) error
+	// PhoneFlagged reports whether phone is flagged undeliverable.
+	PhoneFlagged(ctx context.Context, phone string) (bool, error)
+	// SaveText is Outbox.SaveText inside the transaction (the outbox
+	// worker checks the appointment and marks the attempt in one commit).
+	SaveText(ctx context.Context, owner string, t *Text) error
 	// CancelPendingTexts cancels the texts of an appointment still waiting
 	// in the outbox whose kind is in kinds (all kinds when empty), with a
 	// reason. It returns how many.
 	CancelPendingTexts(ctx context.Context, appointmentID string, kinds []apptbridge.TextKind, reason string) (int, error)
 }
+
+// Store embeds Outbox: see store.go.
 
 // Outbox is the worker side of the outbox: claims with leases, and the
 // results of attempts. Each method commits durably on its own.

@@ -164,6 +164,9 @@ type Store interface {
 	// (inbound rows deleted plus raw bodies cleared).
 	Prune(ctx context.Context, keysBefore, rawBefore time.Time) (int, error)
 
+	// Outbox: texts, EHR requests, tokens (outbox.go).
+	Outbox
+
 	// Ping checks that the store can serve (for /readyz).
 	Ping(ctx context.Context) error
 	// Close flushes pending commits and releases resources. Later calls

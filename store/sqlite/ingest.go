@@ -103,11 +103,11 @@ func (db *DB) ingestTx(ctx context.Context, b *batch, in *store.Inbound, ev *app
 		return b.known(ctx, in, res)
 	}
 	if ev != nil {
-		o, err := b.apply(ctx, ev, evJSON, now)
+		r, err := b.apply(ctx, ev, evJSON, now)
 		if err != nil {
 			return err
 		}
-		res.Outcome = o
+		res.Outcome = r.Outcome
 	}
 	return nil
 }
@@ -140,8 +140,21 @@ func (b *batch) known(ctx context.Context, in *store.Inbound, res *store.IngestR
 }
 
 // apply runs ev through the state machine against the stored state and
-// writes the history row and, when it changed, the appointment.
-func (b *batch) apply(ctx context.Context, ev *apptbridge.Event, evJSON *jsonEnc, now time.Time) (apptbridge.Outcome, error) {
+// writes the history row, the appointment when it changed, and the outbox
+// rows the outcome calls for (see enqueue).
+func (b *batch) apply(ctx context.Context, ev *apptbridge.Event, evJSON *jsonEnc, now time.Time) (store.ApplyResult, error) {
+	o, err := b.applyState(ctx, ev, evJSON, now)
+	if err != nil {
+		return store.ApplyResult{}, err
+	}
+	t, r, err := b.enqueue(ctx, ev, o, now)
+	if err != nil {
+		return store.ApplyResult{}, err
+	}
+	return store.ApplyResult{Outcome: o, Text: t, Request: r}, nil
+}
+
+func (b *batch) applyState(ctx context.Context, ev *apptbridge.Event, evJSON *jsonEnc, now time.Time) (apptbridge.Outcome, error) {
 	cur, err := b.loadAppointment(ctx, ev.AppointmentID)
 	if err != nil {
 		return apptbridge.Outcome{}, err

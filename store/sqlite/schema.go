@@ -98,6 +98,81 @@ var migrations = []string{
 	DROP TABLE events;
 	ALTER TABLE events_v2 RENAME TO events;
 	CREATE INDEX events_appointment_seq ON events (appointment_id, seq);`,
+
+	// 3: the outbox. Texts (outbound, written in the transaction of the
+	// event that caused them, and inbound replies), requests to the EHR,
+	// undeliverable phones, API tokens. Instants are unix microseconds,
+	// 0 for none. A claimed row's next_attempt_at is pushed to the end of
+	// its lease, so a row is due exactly when next_attempt_at <= now.
+	`CREATE TABLE texts (
+		id              TEXT    NOT NULL PRIMARY KEY,
+		direction       TEXT    NOT NULL,
+		appointment_id  TEXT    NOT NULL,
+		event_id        TEXT    NOT NULL,
+		kind            TEXT    NOT NULL,
+		phone           TEXT    NOT NULL,
+		language        TEXT    NOT NULL,
+		snapshot        TEXT    NOT NULL,
+		body            TEXT    NOT NULL,
+		asks_reply      BOOLEAN NOT NULL,
+		immediate       BOOLEAN NOT NULL,
+		status          TEXT    NOT NULL,
+		reason          TEXT    NOT NULL,
+		sid             TEXT,
+		error_code      INTEGER NOT NULL,
+		attempts        INTEGER NOT NULL,
+		next_attempt_at BIGINT  NOT NULL,
+		lease_owner     TEXT    NOT NULL,
+		lease_until     BIGINT  NOT NULL,
+		sent_at         BIGINT  NOT NULL,
+		created_at      BIGINT  NOT NULL,
+		updated_at      BIGINT  NOT NULL
+	);
+	CREATE UNIQUE INDEX texts_sid ON texts (sid);
+	CREATE INDEX texts_due ON texts (next_attempt_at) WHERE status IN ('pending', 'attempting');
+	CREATE INDEX texts_phone ON texts (phone, created_at);
+	CREATE INDEX texts_appointment ON texts (appointment_id, created_at);
+
+	CREATE TABLE requests (
+		seq             INTEGER PRIMARY KEY,
+		id              TEXT    NOT NULL UNIQUE,
+		appointment_id  TEXT    NOT NULL,
+		event_id        TEXT    NOT NULL,
+		type            TEXT    NOT NULL,
+		snapshot        TEXT    NOT NULL,
+		control_id      TEXT    NOT NULL,
+		status          TEXT    NOT NULL,
+		attempts        INTEGER NOT NULL,
+		next_attempt_at BIGINT  NOT NULL,
+		lease_owner     TEXT    NOT NULL,
+		lease_until     BIGINT  NOT NULL,
+		message         BLOB,
+		ack             BLOB,
+		ack_code        TEXT    NOT NULL,
+		last_error      TEXT    NOT NULL,
+		created_at      BIGINT  NOT NULL,
+		updated_at      BIGINT  NOT NULL
+	);
+	CREATE INDEX requests_due ON requests (next_attempt_at) WHERE status IN ('pending', 'sending');
+	CREATE INDEX requests_appointment ON requests (appointment_id, seq);
+	CREATE INDEX requests_status ON requests (status, seq);
+
+	CREATE INDEX appointments_phone_active ON appointments (patient_phone)
+		WHERE disposition IN ('QUEUED', 'REMINDED-1', 'REMINDED-2');
+
+	CREATE TABLE phone_flags (
+		phone      TEXT    NOT NULL PRIMARY KEY,
+		code       INTEGER NOT NULL,
+		flagged_at BIGINT  NOT NULL
+	);
+
+	CREATE TABLE api_tokens (
+		id         TEXT   NOT NULL PRIMARY KEY,
+		name       TEXT   NOT NULL,
+		hash       BLOB   NOT NULL UNIQUE,
+		created_at BIGINT NOT NULL,
+		revoked_at BIGINT NOT NULL
+	);`,
 }
 
 // migrate brings the database to the latest schema version. It is idempotent and safe

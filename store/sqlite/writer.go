@@ -57,6 +57,7 @@ type batch struct {
 	cache *cache
 	ev    jsonEnc // the event being stored
 	state jsonEnc // the appointment state being stored
+	snap  jsonEnc // the appointment state in an outbox row
 }
 
 func newWriter(db *sql.DB, opts Options, committed func()) *writer {
