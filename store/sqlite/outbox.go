@@ -408,11 +408,18 @@ func (t tx) Appointment(ctx context.Context, id string) (*apptbridge.Appointment
 	return cloneAppointment(a), nil
 }
 
-func (t tx) ActiveByPhone(ctx context.Context, phone string) ([]*apptbridge.Appointment, error) {
+func (t tx) ByPhone(ctx context.Context, phone string, optedOut bool) ([]*apptbridge.Appointment, error) {
 	var ids []string
-	err := t.b.query(ctx, `SELECT appointment_id FROM appointments WHERE patient_phone = $1
+	// Literal dispositions: SQLite uses the partial index
+	// appointments_phone_active only when the query implies its predicate.
+	q := `SELECT appointment_id FROM appointments WHERE patient_phone = $1
 		AND disposition IN ('QUEUED', 'REMINDED-1', 'REMINDED-2')
-		ORDER BY start_utc, appointment_id`, func(row []driver.Value) error {
+		ORDER BY start_utc, appointment_id`
+	if optedOut {
+		q = `SELECT appointment_id FROM appointments WHERE patient_phone = $1
+		AND disposition IN ('OPTED-OUT') ORDER BY start_utc, appointment_id`
+	}
+	err := t.b.query(ctx, q, func(row []driver.Value) error {
 		ids = append(ids, str(row[0]))
 		return nil
 	}, phone)

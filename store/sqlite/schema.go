@@ -158,7 +158,7 @@ var migrations = []string{
 	CREATE INDEX requests_status ON requests (status, seq);
 
 	CREATE INDEX appointments_phone_active ON appointments (patient_phone)
-		WHERE disposition IN ('QUEUED', 'REMINDED-1', 'REMINDED-2');
+		WHERE disposition IN ('QUEUED', 'REMINDED-1', 'REMINDED-2', 'OPTED-OUT');
 
 	CREATE TABLE phone_flags (
 		phone      TEXT    NOT NULL PRIMARY KEY,
