@@ -48,6 +48,7 @@ type App struct {
 	now  func() time.Time
 	db   store.Store
 	ing  *ingest.Handler
+	pat  *patients
 	mllp *mllp.Server
 	http *http.Server
 
@@ -93,7 +94,12 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.db = db
+	if a.pat, err = a.newPatients(cfg); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.ing = ingest.New(ingest.Config{
+		OnCommit: a.pat.afterIngest,
 		Store:   db,
 		Mapper:  mapper,
 		Logger:  a.log.Named("ingest"),
@@ -210,6 +216,7 @@ func (a *App) Start(ctx context.Context) error {
 		defer a.wg.Done()
 		a.pruneLoop(bg)
 	}()
+	a.pat.run(bg, a)
 	a.ready.Store(true)
 	a.m.ready.Set(1)
 	a.log.Info("apptbridge ready",
@@ -219,7 +226,10 @@ func (a *App) Start(ctx context.Context) error {
 		zap.String("store", "sqlite"),
 		zap.String("data_dir", a.cfg.DataDir))
 	if a.cfg.SandboxSMS() {
-		a.log.Info("SMS sandbox: no Twilio credentials are set, so no text is sent to any phone")
+		a.log.Info("SMS sandbox: no Twilio credentials are set, so no text is sent to any phone; texts are kept and shown by GET /v1/sandbox/texts")
+	}
+	if a.pat.ehr == nil {
+		a.log.Info("no EHR_MLLP_ADDR or EHR_WEBHOOK_URL: patient requests are recorded and wait until an EHR is configured")
 	}
 	return nil
 }
@@ -253,6 +263,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 			a.stop()
 			a.wg.Wait()
 		}
+		a.pat.close()
 		if err := a.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
 		}
@@ -323,6 +334,7 @@ func (a *App) frameError(err error) {
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
+	a.pat.register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -65,6 +67,12 @@ var Vars = []Var{
 	{"EHR_MLLP_ADDR", "", "EHR address for patient requests over MLLP", false},
 	{"EHR_WEBHOOK_URL", "", "EHR webhook for patient requests (instead of MLLP)", false},
 	{"TEMPLATES_DIR", "", "directory overriding the built-in text templates", false},
+	{"EHR_PROFILE", "siu", "messages for patient requests over MLLP: siu (SIU^S14/S15) or srm (SRM^S03/S04)", false},
+	{"EHR_ACK_TIMEOUT", "30s", "how long to wait for the EHR's ACK before retrying", false},
+	{"EHR_MAX_AR_ATTEMPTS", "5", "attempts for a request the EHR keeps answering AR before it is dead-lettered", false},
+	{"EHR_WEBHOOK_SECRET", "", "HMAC-SHA256 key for the X-Apptbridge-Signature header of EHR_WEBHOOK_URL", true},
+	{"SMS_RATE_PER_SECOND", "1", "most Twilio message creates per second (1 for a long code; more for a messaging service)", false},
+	{"EVENT_TEXTS_IN_WINDOW", "true", "hold texts about EHR events outside the outreach window until it opens (false: send at once)", false},
 }
 
 // Config is apptbridge's configuration, read from the environment.
@@ -110,6 +118,13 @@ type Config struct {
 	AWSRegion, S3Bucket, S3Endpoint     string
 	EHRMLLPAddr, EHRWebhookURL          string
 	TemplatesDir                        string
+
+	EHRProfile         string
+	EHRAckTimeout      time.Duration
+	EHRMaxARAttempts   int
+	EHRWebhookSecret   Secret
+	SMSRatePerSecond   float64
+	EventTextsInWindow bool
 }
 
 // Secret is a string that never prints.
@@ -206,6 +221,22 @@ func Load(getenv func(string) string) (Config, []error) {
 		EHRMLLPAddr:               get("EHR_MLLP_ADDR"),
 		EHRWebhookURL:             get("EHR_WEBHOOK_URL"),
 		TemplatesDir:              get("TEMPLATES_DIR"),
+		EHRProfile:                strings.ToLower(get("EHR_PROFILE")),
+		EHRAckTimeout:             dur("EHR_ACK_TIMEOUT", time.Millisecond),
+		EHRMaxARAttempts:          num("EHR_MAX_AR_ATTEMPTS", 1),
+		EHRWebhookSecret:          Secret(get("EHR_WEBHOOK_SECRET")),
+	}
+	if r, err := strconv.ParseFloat(get("SMS_RATE_PER_SECOND"), 64); err != nil || r <= 0 || r > 10000 {
+		errs = append(errs, fmt.Errorf("SMS_RATE_PER_SECOND: want a number above 0 (like 1 or 30), got %q", get("SMS_RATE_PER_SECOND")))
+	} else {
+		c.SMSRatePerSecond = r
+	}
+	switch strings.ToLower(get("EVENT_TEXTS_IN_WINDOW")) {
+	case "true", "1", "yes":
+		c.EventTextsInWindow = true
+	case "false", "0", "no":
+	default:
+		errs = append(errs, fmt.Errorf("EVENT_TEXTS_IN_WINDOW: want true or false, got %q", get("EVENT_TEXTS_IN_WINDOW")))
 	}
 	if s := get("MLLP_ALLOWED_IPS"); s != "" {
 		for _, part := range strings.Split(s, ",") {
@@ -290,6 +321,35 @@ func (c Config) validate() []error {
 	}
 	if c.EHRMLLPAddr != "" && c.EHRWebhookURL != "" {
 		add("EHR_MLLP_ADDR and EHR_WEBHOOK_URL: set at most one")
+	}
+	if c.EHRMLLPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.EHRMLLPAddr); err != nil {
+			add("EHR_MLLP_ADDR: want HOST:PORT, got %q", c.EHRMLLPAddr)
+		}
+	}
+	if c.EHRWebhookURL != "" {
+		if u, err := url.Parse(c.EHRWebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			add("EHR_WEBHOOK_URL: want an http(s) URL")
+		}
+		if c.EHRWebhookSecret == "" {
+			add("EHR_WEBHOOK_SECRET: required with EHR_WEBHOOK_URL (the EHR verifies the signature)")
+		}
+	}
+	switch c.EHRProfile {
+	case "siu", "srm":
+	default:
+		add("EHR_PROFILE: %q is not siu or srm", c.EHRProfile)
+	}
+	if !c.SandboxSMS() {
+		if u, err := url.Parse(c.PublicBaseURL); c.PublicBaseURL == "" || err != nil || u.Host == "" ||
+			(u.Scheme != "https" && u.Scheme != "http") {
+			add("PUBLIC_BASE_URL: required with Twilio credentials (the URL Twilio calls, for webhook signatures), like https://appt.example.org")
+		}
+	}
+	if c.TwilioAPIBaseURL != "" {
+		if u, err := url.Parse(c.TwilioAPIBaseURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			add("TWILIO_API_BASE_URL: want an http(s) URL like http://127.0.0.1:9999")
+		}
 	}
 	return errs
 }

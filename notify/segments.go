@@ -128,57 +128,55 @@ func fitsSegments(body string) bool {
 // translitTable maps runes outside GSM-7 to a GSM-7 spelling: Latin
 // letters lose their diacritics (ë→e, á→a, ł→l, ç→c), typographic
 // punctuation becomes ASCII. Runes of GSM-7 itself (é, ñ, ü, Ç, ...) are
-// never looked up. Used for values (ToGSM7) and, with upper-casing, for
-// reply keywords (Classify).
+// never looked up. Used for values (ToGSM7) and, for letters, for reply
+// keywords (Classify).
 var translitTable = map[rune]string{
-	// Latin-1 Supplement (the GSM-7 ones are kept as they are).
-	'À': "A", 'Á': "A", 'Â': "A", 'Ã': "A", 'È': "E", 'Ê': "E", 'Ë': "E",
-	'Ì': "I", 'Í': "I", 'Î': "I", 'Ï': "I", 'Ð': "D", 'Ò': "O", 'Ó': "O",
-	'Ô': "O", 'Õ': "O", '×': "x", 'Ù': "U", 'Ú': "U", 'Û': "U", 'Ý': "Y",
-	'Þ': "Th", 'á': "a", 'â': "a", 'ã': "a", 'ç': "c", 'ê': "e", 'ë': "e",
-	'í': "i", 'î': "i", 'ï': "i", 'ð': "d", 'ó': "o", 'ô': "o", 'õ': "o",
-	'÷': "/", 'ú': "u", 'û': "u", 'ý': "y", 'þ': "th", 'ÿ': "y",
+	// Latin letters that do not decompose into letter + diacritic.
+	'Ð': "D", 'ð': "d", 'Þ': "Th", 'þ': "th", 'Đ': "D", 'đ': "d", 'Ħ': "H",
+	'ħ': "h", 'ı': "i", 'Ĳ': "IJ", 'ĳ': "ij", 'ĸ': "k", 'Ŀ': "L", 'ŀ': "l",
+	'Ł': "L", 'ł': "l", 'ŉ': "n", 'Ŋ': "N", 'ŋ': "n", 'Œ': "OE", 'œ': "oe",
+	'Ŧ': "T", 'ŧ': "t", 'ſ': "s", 'Ə': "E", 'ə': "e", 'ƒ': "f", 'Ɨ': "I",
+	'ɨ': "i", 'Ƶ': "Z", 'ƶ': "z", 'ẞ': "SS",
+	// Symbols of Latin-1 Supplement.
 	'\u00a0': " ", '¢': "c", '«': "\"", '»': "\"", '´': "'", '·': ".",
 	'©': "(c)", '®': "(R)", '°': "o", '±': "+-", '²': "2", '³': "3", '¹': "1",
 	'º': "o", 'ª': "a", '¼': "1/4", '½': "1/2", '¾': "3/4", '¦': "|", '¨': "",
-	'¯': "-", 'µ': "u", '¶': "", '\u00ad': "",
-	// Latin Extended-A.
-	'Ā': "A", 'ā': "a", 'Ă': "A", 'ă': "a", 'Ą': "A", 'ą': "a", 'Ć': "C",
-	'ć': "c", 'Ĉ': "C", 'ĉ': "c", 'Ċ': "C", 'ċ': "c", 'Č': "C", 'č': "c",
-	'Ď': "D", 'ď': "d", 'Đ': "D", 'đ': "d", 'Ē': "E", 'ē': "e", 'Ĕ': "E",
-	'ĕ': "e", 'Ė': "E", 'ė': "e", 'Ę': "E", 'ę': "e", 'Ě': "E", 'ě': "e",
-	'Ĝ': "G", 'ĝ': "g", 'Ğ': "G", 'ğ': "g", 'Ġ': "G", 'ġ': "g", 'Ģ': "G",
-	'ģ': "g", 'Ĥ': "H", 'ĥ': "h", 'Ħ': "H", 'ħ': "h", 'Ĩ': "I", 'ĩ': "i",
-	'Ī': "I", 'ī': "i", 'Ĭ': "I", 'ĭ': "i", 'Į': "I", 'į': "i", 'İ': "I",
-	'ı': "i", 'Ĳ': "IJ", 'ĳ': "ij", 'Ĵ': "J", 'ĵ': "j", 'Ķ': "K", 'ķ': "k",
-	'ĸ': "k", 'Ĺ': "L", 'ĺ': "l", 'Ļ': "L", 'ļ': "l", 'Ľ': "L", 'ľ': "l",
-	'Ŀ': "L", 'ŀ': "l", 'Ł': "L", 'ł': "l", 'Ń': "N", 'ń': "n", 'Ņ': "N",
-	'ņ': "n", 'Ň': "N", 'ň': "n", 'ŉ': "n", 'Ŋ': "N", 'ŋ': "n", 'Ō': "O",
-	'ō': "o", 'Ŏ': "O", 'ŏ': "o", 'Ő': "O", 'ő': "o", 'Œ': "OE", 'œ': "oe",
-	'Ŕ': "R", 'ŕ': "r", 'Ŗ': "R", 'ŗ': "r", 'Ř': "R", 'ř': "r", 'Ś': "S",
-	'ś': "s", 'Ŝ': "S", 'ŝ': "s", 'Ş': "S", 'ş': "s", 'Š': "S", 'š': "s",
-	'Ţ': "T", 'ţ': "t", 'Ť': "T", 'ť': "t", 'Ŧ': "T", 'ŧ': "t", 'Ũ': "U",
-	'ũ': "u", 'Ū': "U", 'ū': "u", 'Ŭ': "U", 'ŭ': "u", 'Ů': "U", 'ů': "u",
-	'Ű': "U", 'ű': "u", 'Ų': "U", 'ų': "u", 'Ŵ': "W", 'ŵ': "w", 'Ŷ': "Y",
-	'ŷ': "y", 'Ÿ': "Y", 'Ź': "Z", 'ź': "z", 'Ż': "Z", 'ż': "z", 'Ž': "Z",
-	'ž': "z", 'ſ': "s",
-	// Latin Extended-B and Vietnamese letters seen in names.
-	'Ș': "S", 'ș': "s", 'Ț': "T", 'ț': "t", 'Ə': "E", 'ə': "e", 'Ơ': "O",
-	'ơ': "o", 'Ư': "U", 'ư': "u", 'Ǎ': "A", 'ǎ': "a", 'Ǐ': "I", 'ǐ': "i",
-	'Ǒ': "O", 'ǒ': "o", 'Ǔ': "U", 'ǔ': "u", 'ƒ': "f",
-	'Ạ': "A", 'ạ': "a", 'Ả': "A", 'ả': "a", 'Ấ': "A", 'ấ': "a", 'Ầ': "A",
-	'ầ': "a", 'Ậ': "A", 'ậ': "a", 'Ắ': "A", 'ắ': "a", 'Ẹ': "E", 'ẹ': "e",
-	'Ẽ': "E", 'ẽ': "e", 'Ế': "E", 'ế': "e", 'Ề': "E", 'ề': "e", 'Ệ': "E",
-	'ệ': "e", 'Ị': "I", 'ị': "i", 'Ọ': "O", 'ọ': "o", 'Ố': "O", 'ố': "o",
-	'Ồ': "O", 'ồ': "o", 'Ộ': "O", 'ộ': "o", 'Ụ': "U", 'ụ': "u", 'Ủ': "U",
-	'ủ': "u", 'Ứ': "U", 'ứ': "u", 'Ừ': "U", 'ừ': "u", 'Ỳ': "Y", 'ỳ': "y",
-	'Ỹ': "Y", 'ỹ': "y",
+	'¯': "-", 'µ': "u", '¶': "", '\u00ad': "", '×': "x", '÷': "/",
 	// Punctuation and spaces.
 	'‘': "'", '’': "'", '‚': "'", '‛': "'", '′': "'", '“': "\"", '”': "\"",
 	'„': "\"", '″': "\"", '‐': "-", '‑': "-", '‒': "-", '–': "-", '—': "-",
 	'―': "-", '−': "-", '…': "...", '•': "-", '‹': "<", '›': ">", '™': "TM",
 	'\u2002': " ", '\u2003': " ", '\u2009': " ", '\u202f': " ", '\u3000': " ",
 	'\t': " ", '\v': " ", '\u2028': " ", '\u2029': " ", '\u0085': " ",
+}
+
+// latinFold pairs every letter of Latin-1 Supplement, Latin Extended-A
+// and -B and Latin Extended Additional (Vietnamese, ...) that is not
+// GSM-7 and decomposes (Unicode NFD) into an ASCII letter plus marks
+// with that letter. Generated with Python's unicodedata.
+const latinFold = "" +
+	"ÀAÁAÂAÃAÈEÊEËEÌIÍIÎIÏIÒOÓOÔOÕOÙUÚUÛUÝYáaâaãaçcêeëeíiîiïióoôo" +
+	"õoúuûuýyÿyĀAāaĂAăaĄAąaĆCćcĈCĉcĊCċcČCčcĎDďdĒEēeĔEĕeĖEėeĘEęeĚE" +
+	"ěeĜGĝgĞGğgĠGġgĢGģgĤHĥhĨIĩiĪIīiĬIĭiĮIįiİIĴJĵjĶKķkĹLĺlĻLļlĽLľl" +
+	"ŃNńnŅNņnŇNňnŌOōoŎOŏoŐOőoŔRŕrŖRŗrŘRřrŚSśsŜSŝsŞSşsŠSšsŢTţtŤTťt" +
+	"ŨUũuŪUūuŬUŭuŮUůuŰUűuŲUųuŴWŵwŶYŷyŸYŹZźzŻZżzŽZžzƠOơoƯUưuǍAǎaǏI" +
+	"ǐiǑOǒoǓUǔuǕUǖuǗUǘuǙUǚuǛUǜuǞAǟaǠAǡaǦGǧgǨKǩkǪOǫoǬOǭoǰjǴGǵgǸNǹn" +
+	"ǺAǻaȀAȁaȂAȃaȄEȅeȆEȇeȈIȉiȊIȋiȌOȍoȎOȏoȐRȑrȒRȓrȔUȕuȖUȗuȘSșsȚTțt" +
+	"ȞHȟhȦAȧaȨEȩeȪOȫoȬOȭoȮOȯoȰOȱoȲYȳyḀAḁaḂBḃbḄBḅbḆBḇbḈCḉcḊDḋdḌDḍd" +
+	"ḎDḏdḐDḑdḒDḓdḔEḕeḖEḗeḘEḙeḚEḛeḜEḝeḞFḟfḠGḡgḢHḣhḤHḥhḦHḧhḨHḩhḪHḫh" +
+	"ḬIḭiḮIḯiḰKḱkḲKḳkḴKḵkḶLḷlḸLḹlḺLḻlḼLḽlḾMḿmṀMṁmṂMṃmṄNṅnṆNṇnṈNṉn" +
+	"ṊNṋnṌOṍoṎOṏoṐOṑoṒOṓoṔPṕpṖPṗpṘRṙrṚRṛrṜRṝrṞRṟrṠSṡsṢSṣsṤSṥsṦSṧs" +
+	"ṨSṩsṪTṫtṬTṭtṮTṯtṰTṱtṲUṳuṴUṵuṶUṷuṸUṹuṺUṻuṼVṽvṾVṿvẀWẁwẂWẃwẄWẅw" +
+	"ẆWẇwẈWẉwẊXẋxẌXẍxẎYẏyẐZẑzẒZẓzẔZẕzẖhẗtẘwẙyẠAạaẢAảaẤAấaẦAầaẨAẩa" +
+	"ẪAẫaẬAậaẮAắaẰAằaẲAẳaẴAẵaẶAặaẸEẹeẺEẻeẼEẽeẾEếeỀEềeỂEểeỄEễeỆEệe" +
+	"ỈIỉiỊIịiỌOọoỎOỏoỐOốoỒOồoỔOổoỖOỗoỘOộoỚOớoỜOờoỞOởoỠOỡoỢOợoỤUụu" +
+	"ỦUủuỨUứuỪUừuỬUửuỮUữuỰUựuỲYỳyỴYỵyỶYỷyỸYỹy"
+
+func init() {
+	r := []rune(latinFold)
+	for i := 0; i+1 < len(r); i += 2 {
+		translitTable[r[i]] = string(r[i+1])
+	}
 }
 
 // translitRune returns the GSM-7 replacement of a rune that is not GSM-7

@@ -27,6 +27,8 @@ Usage:
   apptbridge ehr-sim --listen ADDR [--answer AA|AE|AR|none]
   apptbridge check [--env-file F] [--list]
   apptbridge conformance [DIR]
+  apptbridge token create [--env-file F] [--data-dir D] NAME
+  apptbridge twilio-sim --listen ADDR [--account AC… --token T] [--verbose]
   apptbridge version
 
 Configuration comes from environment variables (see README.md or
@@ -57,6 +59,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdEHRSim(ctx, rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, rest, stdout, stderr)
+	case "twilio-sim":
+		return cmdTwilioSim(ctx, rest, stdout, stderr)
 	case "conformance":
 		return cmdConformance(rest, stdout, stderr)
 	case "version", "--version", "-v":
