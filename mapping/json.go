@@ -15,141 +15,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// JSON events (POST /v1/events)
-//
-// DecodeJSON reads the canonical event (SPEC §4) as an integrator posts it,
-// which is usually the original app's payload (ORIGINAL.md §1) unchanged.
-// Where the SPEC is silent it does the following.
-//
-// Body
-//
-//  1. The body is one JSON object (its size is limited by the caller). A
-//     UTF-8 byte order mark is skipped. Invalid UTF-8, malformed JSON and
-//     data after the object each give one FieldError with Field "" and
-//     the 0-based byte offset in b of the offending byte (len(b) for a
-//     truncated body), and nothing else is checked. Any other top-level value (array, string, …) is one
-//     FieldError{Field: ""}.
-//  2. Keys match exactly (case-sensitive, as in the original's
-//     JavaScript). Unknown keys (v1's appointment_date, appointment_month,
-//     appointment_day_of_week, appointment_time_of_day, flow_sid, …) are
-//     ignored whatever their value, and so is "source": Source is always
-//     {Channel: "http", ReceivedAt: Now()}. A known key given twice is an
-//     error for that field; a duplicated unknown key is ignored. Field in
-//     a FieldError is therefore always "" or one of the canonical field
-//     names, never text from the body.
-//  3. null means absent. Values are strings or numbers (the original sent
-//     everything as strings): a number is taken as its literal text
-//     ("patient_id": 1000 is "1000"). true/false, objects and arrays are
-//     errors. Strings are trimmed of surrounding white space; a string that
-//     is empty after trimming is absent.
-//  4. Every field error is reported, at most one per field (the first rule
-//     that fails), ordered as the fields of apptbridge.Event. Messages name
-//     the rule, never the value. On any error the event is nil.
-//
-// Identity
-//
-//  5. event_type is required, upper-cased, and must be an EHR type: BOOKED
-//     RESCHEDULED MODIFIED CONFIRMED CANCELED NOSHOWED. "CANCELLED" is read
-//     as CANCELED and "NOSHOW" (hls-ehr's OpenEMR trigger) as NOSHOWED.
-//     Patient and system types (CONFIRM, CANCEL, OPTED-OUT, OPTED-IN,
-//     REMIND, EXPIRE) are errors: they do not come from an EHR.
-//  6. event_id is optional; when given it must be a UUID of any version in
-//     the 8-4-4-4-12 form (any case; stored lower-case); the nil and max
-//     UUIDs are refused (they would collide across senders). Absent →
-//     apptbridge.NewEventID().
-//  7. event_datetime_utc is optional, RFC 3339 (see 12); absent → Now().
-//  8. patient_id and appointment_id are required; they, provider_id,
-//     appointment_placer_id, appointment_filler_id and
-//     appointment_location_code are at most 64 characters (runes), all
-//     printable (unicode.IsPrint: letters, marks, digits, punctuation,
-//     symbols and the ASCII space; no control, format or other space
-//     characters).
-//  9. Names (patient_ and provider_ first_name and last_name) are at most
-//     100 characters; appointment_location, appointment_type,
-//     appointment_reason and appointment_status at most 200. They may hold
-//     any Unicode letter (the original's ASCII-only name regex is not
-//     kept), commas and '=' (which broke the original's parsing), but no
-//     control characters (Cc) or line/paragraph separators.
-//
-// Phones and language
-//
-//  10. patient_phone and provider_callback_phone are normalized to E.164
-//     with NormalizePhone and JSONOptions.DefaultCountry: "(800) 555-2222"
-//     → "+18005552222". A number that cannot be normalized is an error
-//     (hls-ehr's placeholder "1112223333" is not a valid NANP number: area
-//     codes and exchanges start with 2–9). Absent or empty patient_phone
-//     means no texts; it is not an error.
-//  11. patient_language is an ISO 639-1 code, lower-cased; a BCP 47 tag is
-//     cut to its language ("es-MX", "en_US" → "es", "en"). Anything else
-//     (three-letter codes, names such as "Spanish") is an error.
-//
-// Appointment time
-//
-//  12. Formats. RFC 3339 fields (event_datetime_utc,
-//     appointment_datetime_utc): YYYY-MM-DDTHH:MM:SS[.f…] with Z or an
-//     offset ±HH:MM (±HHMM and a space or lower-case t for T are also
-//     read), fractional seconds up to 9 digits, converted to UTC.
-//     appointment_datetime: YYYY-MM-DDTHH:MM[:SS[.f…]] with an optional
-//     trailing Z or offset (see below). appointment_timezone: ±HHMM (also
-//     ±HH:MM), at most ±14:59. appointment_tz: an IANA zone name
-//     (time.LoadLocation; "Local" refused). Instants must lie in the years
-//     1900–2199. Appointment instants are truncated to whole seconds.
-//  13. Which instant. appointment_datetime_utc, when present, fixes the
-//     instant. Otherwise appointment_datetime is a wall clock and its
-//     trailing Z or offset is IGNORED when appointment_tz or
-//     appointment_timezone is given (the original read the clock digits
-//     as local time, so integrators send local time with "Z" or ".000Z"):
-//     a. appointment_tz present: wall clock in that zone. A time in the
-//     spring-forward gap moves forward by the gap (02:30 on 2026-03-08 in
-//     New York → 03:30 EDT); an ambiguous fall-back time takes the first,
-//     earlier instant (01:30 on 2026-11-01 → 01:30 EDT) unless
-//     appointment_timezone names the other one's offset ("-0500" → 01:30
-//     EST). These are the HL7 rules (decision 10), same helper. Otherwise
-//     appointment_timezone is not used: the IANA zone decides the offset.
-//     b. else appointment_timezone present: the wall clock at that fixed
-//     offset fixes the instant (the original's meaning).
-//     c. else the value has Z or an offset: that instant.
-//     d. else a wall clock in the location's zone (see 14), else in
-//     DefaultTimezone (SPEC §4), with the rules of a.
-//  14. Which zone shows it (appointment_tz, and so appointment_datetime and
-//     appointment_timezone): appointment_tz if given; else the zone the
-//     location table (JSONOptions.Location for appointment_location_code)
-//     gives; else, when appointment_timezone was given, DefaultTimezone if
-//     its offset at that instant equals the given offset, or else no IANA
-//     zone (appointment_tz empty, wall clock and offset as given); else
-//     DefaultTimezone. The four fields are then filled by
-//     (*apptbridge.Event).SetAppointmentTime, so they always agree: e.g.
-//     "-0700" with DefaultTimezone America/New_York keeps -0700 and an
-//     empty appointment_tz, while a location zone shows that zone's wall
-//     clock and offset at the instant (as HL7 decision 11).
-//  15. When both appointment_datetime_utc and appointment_datetime are
-//     given they must agree (to the second): appointment_datetime read by
-//     13a–d must be the same instant, or (read as a wall clock in an IANA
-//     zone) show the same wall clock at it, as it does for the second
-//     01:30 of a fall-back night. Otherwise appointment_datetime is an
-//     error: sending UTC digits there is a common integration bug.
-//  16. An appointment time (appointment_datetime or
-//     appointment_datetime_utc) is required for BOOKED and RESCHEDULED and
-//     optional otherwise; without one the event carries no time fields
-//     (the state machine keeps the stored time), and appointment_timezone
-//     and appointment_tz are checked but not used.
-//
-// Other fields
-//
-//  17. appointment_duration_minutes: a whole number 1–1440, as a JSON
-//     number or a numeric string ("30"); fractions, exponents, signs and 0
-//     are errors.
-//  18. Location table: when JSONOptions.Location knows
-//     appointment_location_code, its zone is used as in 14, its display
-//     name fills an absent appointment_location and its callback phone an
-//     absent provider_callback_phone (the sender's own values win; an
-//     unusable table phone or zone is ignored).
-//  19. Options: DefaultTimezone defaults to America/New_York and
-//     DefaultCountry to US (as Config); Now to time.Now. Invalid options
-//     are a server fault: call JSONOptions.Validate at start-up. DecodeJSON
-//     reports them as one FieldError{Field: ""} starting with "server
-//     configuration".
-
 // FieldError is one problem with one field of a JSON event. Field is the
 // canonical field name ("" for the body as a whole); Message names the
 // rule and never echoes the value, so it carries no PHI.
@@ -159,7 +24,9 @@ type FieldError struct {
 }
 
 // FieldErrors lists every problem found in one JSON event. As an error it
-// unwraps to an *apptbridge.Error with code EINVALID (→ HTTP 400).
+// unwraps to an *apptbridge.Error with code EINVALID (→ HTTP 400). Test
+// DecodeJSON's result with len(errs) > 0: a nil FieldErrors stored in an
+// error variable is not a nil error.
 type FieldErrors []FieldError
 
 // Error joins the field errors: "invalid event: patient_id: required; …".
@@ -208,6 +75,30 @@ func (o JSONOptions) Validate() error {
 		return &apptbridge.Error{Code: apptbridge.EINVALID, Message: "mapping: " + msg}
 	}
 	return nil
+}
+
+// JSONOptions returns options under which DecodeJSON reads JSON events as
+// m reads HL7: m's effective default zone and country (profile over
+// Config), its clock, and its location table. A location's zone is given
+// only when the profile sets one (HL7 falls back to the default zone
+// itself; DecodeJSON applies decision 14 instead). Config.CallbackPhone is
+// not used: a JSON event carries its own provider_callback_phone.
+func (m *Mapper) JSONOptions() JSONOptions {
+	return JSONOptions{
+		DefaultTimezone: m.zone.name,
+		DefaultCountry:  m.country.iso,
+		Now:             m.now,
+		Location: func(code string) (display, callback, tz string, ok bool) {
+			s := m.locations[code]
+			if s == nil {
+				return "", "", "", false
+			}
+			if s.zone != m.zone {
+				tz = s.zone.name
+			}
+			return s.display, s.callback, tz, true
+		},
+	}
 }
 
 // resolve returns the default zone and country, or a PHI-free message.
@@ -302,8 +193,138 @@ const (
 )
 
 // DecodeJSON decodes one canonical event (SPEC §4) as an integrator posts
-// it to /v1/events. It returns every field error, not just the first; on
-// error the event is nil. See the decisions above.
+// it to /v1/events, usually the original app's payload (ORIGINAL.md §1)
+// unchanged. It returns every field error, not just the first; on any
+// error the event is nil. Where the SPEC is silent it does the following.
+//
+// Body
+//
+//  1. The body is one JSON object (its size is limited by the caller). A
+//     UTF-8 byte order mark is skipped. Invalid UTF-8, malformed JSON and
+//     data after the object each give one FieldError with Field "" and
+//     the 0-based byte offset in b of the offending byte (len(b) for a
+//     truncated body), and nothing else is checked. Any other top-level
+//     value (array, string, …) is one FieldError{Field: ""}.
+//  2. Keys match exactly (case-sensitive, as in the original's
+//     JavaScript). Unknown keys (v1's appointment_date, appointment_month,
+//     appointment_day_of_week, appointment_time_of_day, flow_sid, …) are
+//     ignored whatever their value, and so is "source": Source is always
+//     {Channel: "http", ReceivedAt: Now()}. A known key given twice is an
+//     error for that field; a duplicated unknown key is ignored. Field in
+//     a FieldError is therefore always "" or one of the canonical field
+//     names, never text from the body.
+//  3. null means absent. Values are strings or numbers (the original sent
+//     everything as strings): a number is taken as its literal text
+//     ("patient_id": 1000 is "1000"). true/false, objects and arrays are
+//     errors. Strings are trimmed of surrounding white space; a string that
+//     is empty after trimming is absent.
+//  4. Every field error is reported, at most one per field (the first rule
+//     that fails), ordered as the fields of apptbridge.Event. Messages name
+//     the rule, never the value. On any error the event is nil.
+//
+// Identity
+//
+//  5. event_type is required, upper-cased, and must be an EHR type: BOOKED
+//     RESCHEDULED MODIFIED CONFIRMED CANCELED NOSHOWED. "CANCELLED" is read
+//     as CANCELED and "NOSHOW" (hls-ehr's OpenEMR trigger) as NOSHOWED.
+//     Patient and system types (CONFIRM, CANCEL, OPTED-OUT, OPTED-IN,
+//     REMIND, EXPIRE) are errors: they do not come from an EHR.
+//  6. event_id is optional; when given it must be a UUID of any version in
+//     the 8-4-4-4-12 form (any case; stored lower-case); the nil and max
+//     UUIDs are refused (they would collide across senders). Absent →
+//     apptbridge.NewEventID().
+//  7. event_datetime_utc is optional, RFC 3339 (see 12); absent → Now().
+//  8. patient_id and appointment_id are required; they, provider_id,
+//     appointment_placer_id, appointment_filler_id and
+//     appointment_location_code are at most 64 characters (runes), all
+//     printable (unicode.IsPrint: letters, marks, digits, punctuation,
+//     symbols and the ASCII space; no control, format or other space
+//     characters).
+//  9. Names (patient_ and provider_ first_name and last_name) are at most
+//     100 characters; appointment_location, appointment_type,
+//     appointment_reason and appointment_status at most 200. They may hold
+//     any Unicode letter (the original's ASCII-only name regex is not
+//     kept), commas and '=' (which broke the original's parsing), but no
+//     control characters (Cc) or line/paragraph separators.
+//
+// Phones and language
+//
+//  10. patient_phone and provider_callback_phone are normalized to E.164
+//     with NormalizePhone and JSONOptions.DefaultCountry: "(800) 555-2222"
+//     → "+18005552222". A number that cannot be normalized is an error
+//     (hls-ehr's placeholder "1112223333" is not a valid NANP number: area
+//     codes and exchanges start with 2–9). Absent or empty patient_phone
+//     means no texts; it is not an error.
+//  11. patient_language is an ISO 639-1 code, lower-cased; a BCP 47 tag is
+//     cut to its language ("es-MX", "en_US" → "es", "en"). Anything else
+//     (three-letter codes, names such as "Spanish") is an error.
+//
+// Appointment time
+//
+//  12. Formats. RFC 3339 fields (event_datetime_utc,
+//     appointment_datetime_utc): YYYY-MM-DDTHH:MM:SS[.f…] with Z or an
+//     offset ±HH:MM (±HHMM and a space or lower-case t for T are also
+//     read), fractional seconds up to 9 digits, converted to UTC.
+//     appointment_datetime: YYYY-MM-DDTHH:MM[:SS[.f…]] with an optional
+//     trailing Z or offset (see below). appointment_timezone: ±HHMM (also
+//     ±HH:MM), at most ±14:59. appointment_tz: an IANA zone name
+//     (time.LoadLocation; "Local" refused). Instants must lie in the years
+//     1900–2199. Appointment instants are truncated to whole seconds.
+//  13. Which instant. appointment_datetime_utc, when present, fixes the
+//     instant. Otherwise appointment_datetime is a wall clock and its
+//     trailing Z or offset is IGNORED when appointment_tz or
+//     appointment_timezone is given (the original read the clock digits
+//     as local time, so integrators send local time with "Z" or ".000Z").
+//     The first that applies: (a) appointment_tz present: wall clock in
+//     that zone; a time in the spring-forward gap moves forward by the gap
+//     (02:30 on 2026-03-08 in New York → 03:30 EDT), an ambiguous
+//     fall-back time takes the first, earlier instant (01:30 on 2026-11-01
+//     → 01:30 EDT) unless appointment_timezone names the other one's
+//     offset ("-0500" → 01:30 EST); these are the HL7 rules (package
+//     decision 10, same helper), and appointment_timezone is otherwise not
+//     used: the IANA zone decides the offset. (b) appointment_timezone
+//     present: the wall clock at that fixed offset (the original's
+//     meaning). (c) the value ends in Z or an offset: that instant. (d) a
+//     wall clock in the location's zone (see 14), else in DefaultTimezone
+//     (SPEC §4), with the rules of (a).
+//  14. Which zone shows it (appointment_tz, and so appointment_datetime and
+//     appointment_timezone): appointment_tz if given; else the zone the
+//     location table (JSONOptions.Location for appointment_location_code)
+//     gives; else, when appointment_timezone was given, DefaultTimezone if
+//     its offset at that instant equals the given offset, or else no IANA
+//     zone (appointment_tz empty, wall clock and offset as given); else
+//     DefaultTimezone. The four fields are then filled by
+//     (*apptbridge.Event).SetAppointmentTime, so they always agree: e.g.
+//     "-0700" with DefaultTimezone America/New_York keeps -0700 and an
+//     empty appointment_tz, while a location zone shows that zone's wall
+//     clock and offset at the instant (as HL7: package decision 11).
+//  15. When both appointment_datetime_utc and appointment_datetime are
+//     given they must agree (to the second): appointment_datetime read by
+//     13 (a)–(d) must be the same instant, or (read as a wall clock in an
+//     IANA zone) show the same wall clock at it, as it does for the second
+//     01:30 of a fall-back night. Otherwise appointment_datetime is an
+//     error: sending UTC digits there is a common integration bug.
+//  16. An appointment time (appointment_datetime or
+//     appointment_datetime_utc) is required for BOOKED and RESCHEDULED and
+//     optional otherwise; without one the event carries no time fields
+//     (the state machine keeps the stored time), and appointment_timezone
+//     and appointment_tz are checked but not used.
+//
+// Other fields
+//
+//  17. appointment_duration_minutes: a whole number 1–1440, as a JSON
+//     number or a numeric string ("30"); fractions, exponents, signs and 0
+//     are errors.
+//  18. Location table: when JSONOptions.Location knows
+//     appointment_location_code, its zone is used as in 14, its display
+//     name fills an absent appointment_location and its callback phone an
+//     absent provider_callback_phone (the sender's own values win; an
+//     unusable table phone or zone is ignored).
+//  19. Options: DefaultTimezone defaults to America/New_York and
+//     DefaultCountry to US (as Config); Now to time.Now. Invalid options
+//     are a server fault: call JSONOptions.Validate at start-up. DecodeJSON
+//     reports them as one FieldError{Field: ""} starting with "server
+//     configuration".
 func DecodeJSON(b []byte, o JSONOptions) (*apptbridge.Event, FieldErrors) {
 	defLoc, ctry, msg := o.resolve()
 	if msg != "" {
@@ -469,8 +490,9 @@ func (d *jsonDecoder) scan(b []byte) *FieldError {
 	}
 	// A full validity check first: its offsets are absolute and it also
 	// catches data after the object.
-	var whole json.RawMessage
-	if err := json.Unmarshal(b, &whole); err != nil {
+	if !json.Valid(b) {
+		var whole json.RawMessage
+		err := json.Unmarshal(b, &whole)
 		// SyntaxError.Offset counts the bytes read, the bad one included.
 		off, what := len(b), "malformed JSON: unexpected end of input"
 		var se *json.SyntaxError
@@ -588,7 +610,8 @@ func (d *jsonDecoder) phone(f int, c *country) string {
 	return e
 }
 
-// appointmentTime fills the four appointment time fields (decisions 12–16).
+// appointmentTime fills the four appointment time fields (DecodeJSON
+// decisions 12–16).
 func (d *jsonDecoder) appointmentTime(ev *apptbridge.Event, locZone, defLoc *time.Location) {
 	var (
 		dt     *isoTime
@@ -678,9 +701,9 @@ func (d *jsonDecoder) appointmentTime(ev *apptbridge.Event, locZone, defLoc *tim
 	ev.SetAppointmentTime(inst, disp)
 }
 
-// resolve reads appointment_datetime (decision 13a–d). wallZone is the
-// IANA zone it was read in as a wall clock, nil when an offset fixed it;
-// disp is the zone that shows it (decision 14).
+// resolve reads appointment_datetime (DecodeJSON decision 13 (a)–(d)).
+// wallZone is the IANA zone it was read in as a wall clock, nil when an
+// offset fixed it; disp is the zone that shows it (decision 14).
 func (p *isoTime) resolve(offset *int, tz, locZone, defLoc *time.Location) (inst time.Time, wallZone, disp *time.Location) {
 	wall := time.Date(p.year, time.Month(p.month), p.day, p.hour, p.min, p.sec, p.nsec, time.UTC)
 	switch {

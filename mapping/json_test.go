@@ -228,7 +228,9 @@ func TestDecodeJSONRules(t *testing.T) {
 		{"id number", map[string]any{"event_id": 7}, []string{"event_id"}, nil},
 		// event_datetime_utc
 		{"event time offset", map[string]any{"event_datetime_utc": "2026-11-27T14:03:00+02:00"}, nil,
-			func(e *apptbridge.Event) bool { return e.EventDatetimeUTC.Equal(time.Date(2026, 11, 27, 12, 3, 0, 0, time.UTC)) }},
+			func(e *apptbridge.Event) bool {
+				return e.EventDatetimeUTC.Equal(time.Date(2026, 11, 27, 12, 3, 0, 0, time.UTC))
+			}},
 		{"event time nanos", map[string]any{"event_datetime_utc": "2026-11-27T14:03:00.123456789Z"}, nil,
 			func(e *apptbridge.Event) bool { return e.EventDatetimeUTC.Nanosecond() == 123456789 }},
 		{"event time absent", map[string]any{"event_datetime_utc": del}, nil, func(e *apptbridge.Event) bool { return e.EventDatetimeUTC.Equal(testNow) }},
@@ -255,7 +257,9 @@ func TestDecodeJSONRules(t *testing.T) {
 		{"appointment id 65", map[string]any{"appointment_id": strings.Repeat("9", 65)}, []string{"appointment_id"}, nil},
 		// names and text
 		{"names unicode", map[string]any{"patient_first_name": "José Ñúñez", "patient_last_name": "O'Brien-李", "provider_first_name": "Zoë", "provider_last_name": "Ørsted"}, nil,
-			func(e *apptbridge.Event) bool { return e.PatientFirstName == "José Ñúñez" && e.PatientLastName == "O'Brien-李" }},
+			func(e *apptbridge.Event) bool {
+				return e.PatientFirstName == "José Ñúñez" && e.PatientLastName == "O'Brien-李"
+			}},
 		{"name 100", map[string]any{"patient_last_name": long(100)}, nil, nil},
 		{"name 101", map[string]any{"patient_last_name": long(101)}, []string{"patient_last_name"}, nil},
 		{"name newline", map[string]any{"patient_first_name": "Jane\nDoe"}, []string{"patient_first_name"}, nil},
@@ -318,7 +322,9 @@ func TestDecodeJSONRules(t *testing.T) {
 		{"v1 extras ignored", map[string]any{"appointment_date": "2021-05-05", "appointment_month": "May", "appointment_day_of_week": "Wednesday",
 			"appointment_time_of_day": "12:00 PM", "flow_sid": "FW123", "extra": map[string]any{"nested": []any{1, true, nil}}}, nil, nil},
 		{"source ignored", map[string]any{"source": map[string]any{"channel": "mllp", "received_at": "2000-01-01T00:00:00Z"}}, nil,
-			func(e *apptbridge.Event) bool { return e.Source.Channel == "http" && e.Source.ReceivedAt.Equal(testNow) }},
+			func(e *apptbridge.Event) bool {
+				return e.Source.Channel == "http" && e.Source.ReceivedAt.Equal(testNow)
+			}},
 		{"source wrong type ignored", map[string]any{"source": 5}, nil, nil},
 		// several at once
 		{"several", map[string]any{"event_type": "CONFIRM", "patient_id": del, "patient_phone": "123", "patient_language": "Spanish",
@@ -655,19 +661,19 @@ func TestDecodeJSONNoPHIInErrors(t *testing.T) {
 		"event_type":                   "CANARYTYPE",
 		"event_datetime_utc":           "CANARY 1999",
 		"patient_id":                   "CANARYMRN\u0007",
-		"patient_first_name":           "CANARYGIVEN\n",
+		"patient_first_name":           "CANARY\nGIVEN",
 		"patient_last_name":            strings.Repeat("CANARYNAME", 11),
 		"patient_phone":                "1998887777",
 		"patient_language":             "CANARYLANG",
 		"provider_id":                  strings.Repeat("CANARYDOC", 8),
 		"provider_first_name":          "CANARY\u0000",
-		"provider_last_name":           "CANARY\u2029",
+		"provider_last_name":           "CANARY\u2029X",
 		"provider_callback_phone":      "CANARY 1998887777",
 		"appointment_id":               "CANARYAPPT\u001b",
-		"appointment_placer_id":        "CANARY\u0085",
+		"appointment_placer_id":        "CANARY\u0085X",
 		"appointment_filler_id":        "CANARY\u200b",
 		"appointment_location":         strings.Repeat("CANARY, Suite=", 15),
-		"appointment_location_code":    "CANARY\u00a0",
+		"appointment_location_code":    "CANARY\u00a0X",
 		"appointment_datetime":         "CANARY-12-01T15:00:00",
 		"appointment_timezone":         "+9999",
 		"appointment_tz":               "Zork/CANARY",
@@ -887,4 +893,79 @@ func FuzzDecodeJSON(f *testing.F) {
 		checkTimeFields(t, ev)
 		roundTrip(t, ev, o)
 	})
+}
+
+// FuzzDecodeJSONTime drives the appointment time rules with well-formed
+// JSON: an accepted event has agreeing time fields and survives a round
+// trip, and a rejected one names only time fields.
+func FuzzDecodeJSONTime(f *testing.F) {
+	f.Add("BOOKED", "2026-11-01T01:30:00", "-0500", "America/New_York", "", "")
+	f.Add("BOOKED", "2026-03-08T02:30:00.000Z", "", "America/New_York", "", "PEDS")
+	f.Add("RESCHEDULED", "2021-05-05T12:00:00.000Z", "-0700", "", "2021-05-05T19:00:00Z", "")
+	f.Add("CANCELED", "", "+0530", "Asia/Kolkata", "2026-12-01T21:00:00.5+01:00", "NOZONE")
+	f.Add("MODIFIED", "2026-10-04T02:15:00", "+1030", "Australia/Lord_Howe", "", "BADZONE")
+	f.Add("BOOKED", "2199-12-31T23:59:59+14:59", "", "", "", "")
+	o := testOpts("America/Los_Angeles")
+	timeFields := map[string]bool{"appointment_datetime": true, "appointment_timezone": true, "appointment_tz": true, "appointment_datetime_utc": true}
+	f.Fuzz(func(t *testing.T, typ, dt, off, tz, utc, code string) {
+		m := map[string]any{"event_type": typ, "patient_id": "1", "appointment_id": "2", "appointment_datetime": dt,
+			"appointment_timezone": off, "appointment_tz": tz, "appointment_datetime_utc": utc, "appointment_location_code": code}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Skip()
+		}
+		ev, errs := DecodeJSON(b, o)
+		if len(errs) > 0 {
+			for _, e := range errs {
+				if !timeFields[e.Field] && e.Field != "event_type" && e.Field != "appointment_location_code" {
+					t.Fatalf("unexpected error %+v", e)
+				}
+			}
+			return
+		}
+		checkTimeFields(t, ev)
+		roundTrip(t, ev, o)
+	})
+}
+
+func TestMapperJSONOptions(t *testing.T) {
+	now := func() time.Time { return testNow }
+	m, err := New(Config{DefaultTimezone: "America/Denver", DefaultCountry: "US", Now: now, Profile: &Profile{
+		DefaultCountry: "CA",
+		Locations: map[string]LocationProfile{
+			"PEDS":  {DisplayName: "Pediatrics", CallbackPhone: "(416) 555-0123", Timezone: "America/Chicago"},
+			"ANNEX": {DisplayName: "Annex"},
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := m.JSONOptions()
+	if o.DefaultTimezone != "America/Denver" || o.DefaultCountry != "CA" || !o.Now().Equal(testNow) || o.Validate() != nil {
+		t.Errorf("options %+v", o)
+	}
+	if d, cb, tz, ok := o.Location("PEDS"); !ok || d != "Pediatrics" || cb != "+14165550123" || tz != "America/Chicago" {
+		t.Errorf("PEDS: %q %q %q %v", d, cb, tz, ok)
+	}
+	if d, cb, tz, ok := o.Location("ANNEX"); !ok || d != "Annex" || cb != "" || tz != "" {
+		t.Errorf("ANNEX: %q %q %q %v", d, cb, tz, ok)
+	}
+	if _, _, _, ok := o.Location("peds"); ok {
+		t.Error("codes match exactly")
+	}
+	ev, errs := DecodeJSON(payload(t, minimal, map[string]any{"appointment_location_code": "PEDS"}), o)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if ev.AppointmentTZ != "America/Chicago" || ev.AppointmentLocation != "Pediatrics" || ev.ProviderCallbackPhone != "+14165550123" {
+		t.Errorf("event %+v", *ev)
+	}
+	// ANNEX has no zone of its own: -0600 is not Denver's offset in December, so no IANA zone.
+	ev, errs = DecodeJSON(payload(t, minimal, map[string]any{"appointment_location_code": "ANNEX", "appointment_timezone": "-0600"}), o)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if ev.AppointmentTZ != "" || ev.AppointmentTimezone != "-0600" || ev.AppointmentDatetime != "2026-12-01T15:00:00" {
+		t.Errorf("ANNEX: %q %q %q", ev.AppointmentTZ, ev.AppointmentTimezone, ev.AppointmentDatetime)
+	}
 }

@@ -48,6 +48,9 @@ type Replies struct {
 	OnCommit func(ReplyResult)
 }
 
+// errDuplicate rolls back a reply whose MessageSid is already stored.
+var errDuplicate = errors.New("duplicate MessageSid")
+
 // NotUnderstoodEvery is how often a phone is told "didn't understand" at
 // most (a rolling window, so auto-responders cannot loop with us).
 const NotUnderstoodEvery = 24 * time.Hour
@@ -70,30 +73,38 @@ func (r *Replies) Handle(ctx context.Context, in InboundSMS) (ReplyResult, error
 	var res ReplyResult
 	err := r.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		res = ReplyResult{Intent: intent}
+		// A phone that texts us is reachable again.
+		if err := tx.UnflagPhone(ctx, in.From); err != nil {
+			return err
+		}
+		if err := r.apply(ctx, tx, in, intent, now, &res); err != nil {
+			return err
+		}
+		// The inbound text, under the appointment it was matched to. Its
+		// insert is the MessageSid check: a known SID rolls it all back.
 		added, err := tx.AddText(ctx, &store.Text{
-			ID:        apptbridge.NewEventID(),
-			Direction: store.DirIn,
-			Kind:      apptbridge.TextReply,
-			Phone:     in.From,
-			Body:      in.Body,
-			Status:    store.TextReceived,
-			SID:       in.SID,
-			SentAt:    in.ReceivedAt,
-			CreatedAt: in.ReceivedAt,
+			ID:            apptbridge.NewEventID(),
+			Direction:     store.DirIn,
+			AppointmentID: res.AppointmentID,
+			Kind:          apptbridge.TextReply,
+			Phone:         in.From,
+			Body:          in.Body,
+			Status:        store.TextReceived,
+			SID:           in.SID,
+			SentAt:        in.ReceivedAt,
+			CreatedAt:     in.ReceivedAt,
 		})
 		if err != nil {
 			return err
 		}
 		if !added {
-			res.Duplicate = true
-			return nil
+			return errDuplicate
 		}
-		// A phone that texts us is reachable again.
-		if err := tx.UnflagPhone(ctx, in.From); err != nil {
-			return err
-		}
-		return r.apply(ctx, tx, in, intent, now, &res)
+		return nil
 	})
+	if errors.Is(err, errDuplicate) {
+		res, err = ReplyResult{Intent: intent, Duplicate: true}, nil
+	}
 	if err != nil {
 		return ReplyResult{}, fmt.Errorf("reply %s: %w", in.SID, err)
 	}

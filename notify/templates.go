@@ -334,15 +334,19 @@ func (t *Templates) Render(kind apptbridge.TextKind, a *apptbridge.Appointment, 
 	for _, f := range d.fields() {
 		*f = ToGSM7(*f)
 	}
-	for {
+	for shortened := false; ; shortened = true {
 		body, err = execute(tpl, d)
 		if err != nil {
 			return fail()
 		}
+		if shortened {
+			// A shortened value followed by the sentence's period.
+			body = strings.ReplaceAll(body, "....", "...")
+		}
 		if fitsSegments(body) {
 			return body, nil
 		}
-		if !shorten(&d, overflow(body)) {
+		if !shorten(&d, overflow(body), GSM7(body)) {
 			return "", fmt.Errorf("notify: render %s: the text takes more than %d segments even without its values",
 				tpl.Name(), MaxSegments)
 		}
@@ -361,20 +365,31 @@ func execute(tpl *template.Template, d Data) (string, error) {
 // exceeds MaxSegments multipart segments, at least 1.
 func overflow(body string) int {
 	enc, _ := Segments(body)
-	units, limit := 0, MaxSegments*gsmMulti
-	for _, r := range body {
-		if enc == EncodingGSM7 {
-			units += gsmSeptets(r)
-		} else if r >= 0x10000 {
-			units += 2
-		} else {
-			units++
-		}
-	}
+	limit := MaxSegments * gsmMulti
 	if enc != EncodingGSM7 {
 		limit = MaxSegments * ucs2Multi
 	}
-	return max(units-limit, 1)
+	return max(cost(body, enc == EncodingGSM7)-limit, 1)
+}
+
+// runeCost is what r takes in a GSM-7 body (septets; a rune that is not
+// GSM-7 counts 1, it cannot be in one) or in a UCS-2 body (code units).
+func runeCost(r rune, gsm bool) int {
+	if gsm {
+		return max(gsmSeptets(r), 1)
+	}
+	if r >= 0x10000 {
+		return 2
+	}
+	return 1
+}
+
+func cost(s string, gsm bool) int {
+	n := 0
+	for _, r := range s {
+		n += runeCost(r, gsm)
+	}
+	return n
 }
 
 // minKept is the fewest characters a shortened value keeps before "...";
@@ -382,44 +397,50 @@ func overflow(body string) int {
 const minKept = 2
 
 // shorten shortens the longest values of d so that together they lose at
-// least excess characters (water-filling: every value longer than some
-// length L is cut to L, "..." included). It reports false when every
-// value is already empty.
-func shorten(d *Data, excess int) bool {
+// least excess septets (gsm) or code units: water-filling, every value
+// costing more than some L is cut to L, "..." included. It reports false
+// when every value is already empty.
+func shorten(d *Data, excess int, gsm bool) bool {
 	fs := d.fields()
-	lens := make([]int, len(fs))
-	longest := 0
+	costs := make([]int, len(fs))
+	most := 0
 	for i, f := range fs {
-		lens[i] = utf8.RuneCountInString(*f)
-		longest = max(longest, lens[i])
+		costs[i] = cost(*f, gsm)
+		most = max(most, costs[i])
 	}
-	if longest == 0 {
+	if most == 0 {
 		return false
 	}
-	// The largest L < longest whose cut removes at least excess.
-	cut := longest - 1
-	for ; cut > 0; cut-- {
+	// The largest L < most whose cut removes at least excess.
+	limit := most - 1
+	for ; limit > 0; limit-- {
 		removed := 0
-		for _, n := range lens {
-			if n > cut {
-				removed += n - cut
-			}
+		for _, c := range costs {
+			removed += max(c-limit, 0)
 		}
 		if removed >= excess {
 			break
 		}
 	}
 	for i, f := range fs {
-		if lens[i] <= cut {
+		if costs[i] <= limit {
 			continue
 		}
-		keep := cut - len("...")
-		if keep < minKept {
+		room, kept, end := limit-len("..."), 0, 0
+		for j, r := range *f {
+			c := runeCost(r, gsm)
+			if room < c {
+				break
+			}
+			room -= c
+			kept++
+			end = j + utf8.RuneLen(r)
+		}
+		if kept < minKept {
 			*f = ""
 			continue
 		}
-		r := []rune(*f)
-		*f = strings.TrimRightFunc(string(r[:keep]), unicode.IsSpace) + "..."
+		*f = strings.TrimRightFunc((*f)[:end], unicode.IsSpace) + "..."
 	}
 	return true
 }

@@ -65,12 +65,12 @@ type Config struct {
 // a small twilio-go client whose transport carries the call's context,
 // the per-call timeout and the BaseURL rewrite.
 type Client struct {
-	cfg      Config
-	base     *url.URL // nil: no rewrite
-	rt       http.RoundTripper
-	jar      http.CookieJar
+	cfg       Config
+	base      *url.URL // nil: no rewrite
+	rt        http.RoundTripper
+	jar       http.CookieJar
 	hcTimeout time.Duration
-	timeout  time.Duration
+	timeout   time.Duration
 }
 
 // Message is a Twilio message resource, as far as apptbridge needs it.

@@ -604,6 +604,7 @@ func (db *DB) ClaimTexts(ctx context.Context, owner string, now time.Time, lease
 		b := w.b
 		err := b.query(ctx, `SELECT `+textCols+` FROM texts
 			WHERE status IN ('pending', 'attempting') AND next_attempt_at <= $1
+			AND (lease_owner = '' OR lease_until <= $1)
 			ORDER BY next_attempt_at, id LIMIT $2`, func(row []driver.Value) error {
 			t, err := scanText(row)
 			if err == nil {
@@ -803,6 +804,7 @@ func (db *DB) ClaimRequest(ctx context.Context, owner string, now time.Time, lea
 		b := w.b
 		err := b.query(ctx, `SELECT `+requestCols+` FROM requests r
 			WHERE r.status IN ('pending', 'sending') AND r.next_attempt_at <= $1
+			AND (r.lease_owner = '' OR r.lease_until <= $1)
 			AND NOT EXISTS (SELECT 1 FROM requests p WHERE p.appointment_id = r.appointment_id
 				AND p.seq < r.seq AND p.status IN ('pending', 'sending'))
 			ORDER BY r.next_attempt_at, r.seq LIMIT 1`, func(row []driver.Value) error {

@@ -127,6 +127,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	resp, scripted := s.nextScript(to)
+	s.mu.Unlock()
 	status := resp.HTTPStatus
 	if status == 0 {
 		switch {
@@ -139,10 +140,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ok := status >= 200 && status < 300
-	var m *Message
-	if ok || resp.Create {
+	newMessage := func() *Message {
 		t := now()
-		m = &Message{
+		m := &Message{
 			SID:                 newSID("SM"),
 			AccountSID:          s.accountSID,
 			To:                  to,
@@ -159,30 +159,39 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		if mss != "" {
 			m.Status = "accepted"
 		}
+		s.mu.Lock()
 		s.recordLocked(m)
+		s.mu.Unlock()
+		if s.OnCreate != nil {
+			go s.OnCreate(*m)
+		}
+		return m
 	}
-	var created Message
-	if m != nil {
-		created = *m
-	}
-	s.mu.Unlock()
 
-	if m != nil && s.OnCreate != nil {
-		go s.OnCreate(created)
+	// With Create the message exists before any Delay, whatever happens
+	// next. A plain Delay creates it only if the caller is still there to
+	// get the 201.
+	var m *Message
+	if resp.Create || (ok && resp.Delay == 0) {
+		m = newMessage()
 	}
-	s.logCreate(scripted, status, resp, m, body)
-
 	if resp.Delay > 0 {
 		timer := time.NewTimer(resp.Delay)
 		defer timer.Stop()
 		select {
 		case <-timer.C:
 		case <-r.Context().Done():
+			s.logCreate(scripted, 0, resp, m, body)
 			return
 		case <-s.done:
+			s.logCreate(scripted, 0, resp, m, body)
 			return
 		}
+		if ok && m == nil {
+			m = newMessage()
+		}
 	}
+	s.logCreate(scripted, status, resp, m, body)
 	if resp.RetryAfter != "" {
 		w.Header().Set("Retry-After", resp.RetryAfter)
 	}
@@ -196,7 +205,15 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, resp.Code, to)
 		return
 	}
-	writeJSON(w, status, s.messageJSON(&created))
+	snap := s.snapshot(m)
+	writeJSON(w, status, s.messageJSON(&snap))
+}
+
+// snapshot copies m under the lock (SetStatus may be changing it).
+func (s *Server) snapshot(m *Message) Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *m
 }
 
 func (s *Server) logCreate(scripted bool, status int, resp Response, m *Message, body string) {
@@ -208,7 +225,11 @@ func (s *Server) logCreate(scripted bool, status int, resp Response, m *Message,
 	if scripted {
 		b.WriteString(" (scripted)")
 	}
-	fmt.Fprintf(&b, " -> HTTP %d", status)
+	if status == 0 {
+		b.WriteString(" -> no answer (caller gone)")
+	} else {
+		fmt.Fprintf(&b, " -> HTTP %d", status)
+	}
 	if status >= 300 && resp.Code != 0 {
 		fmt.Fprintf(&b, " code %d", resp.Code)
 	}
@@ -216,7 +237,8 @@ func (s *Server) logCreate(scripted bool, status int, resp Response, m *Message,
 		fmt.Fprintf(&b, " after %s", resp.Delay)
 	}
 	if m != nil {
-		fmt.Fprintf(&b, " sid=%s status=%s segments=%d", m.SID, m.Status, m.NumSegments)
+		snap := s.snapshot(m)
+		fmt.Fprintf(&b, " sid=%s status=%s segments=%d", snap.SID, snap.Status, snap.NumSegments)
 	}
 	if s.Verbose {
 		fmt.Fprintf(&b, " body=%q", body)

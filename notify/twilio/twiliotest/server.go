@@ -24,12 +24,12 @@ type Response struct {
 	// the status (20429, 20003, 20404, 20500, 20503) or sends null.
 	Code int
 	// Delay is slept before answering (timeout tests). The wait ends early
-	// when the caller hangs up or the server closes; then nothing is sent.
+	// when the caller hangs up or the server closes; then nothing is sent,
+	// and a success answer creates no message unless Create is set.
 	Delay time.Duration
-	// Create records the message as created even though an error (or no
-	// answer, after a Delay the caller did not wait for) is returned: the
-	// "Twilio took it but we never saw the 201" case. The message is
-	// recorded before the Delay.
+	// Create records the message as created, before any Delay, even though
+	// an error is returned or the caller gives up waiting: the "Twilio took
+	// it but we never saw the 201" case.
 	Create bool
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
