@@ -100,12 +100,12 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	}
 	a.ing = ingest.New(ingest.Config{
 		OnCommit: a.pat.afterIngest,
-		Store:   db,
-		Mapper:  mapper,
-		Logger:  a.log.Named("ingest"),
-		Metrics: ingest.NewMetrics(a.reg),
-		Now:     a.now,
-		Parse:   hl7.ParseOptions{DefaultCharset: cfg.HL7Charset},
+		Store:    db,
+		Mapper:   mapper,
+		Logger:   a.log.Named("ingest"),
+		Metrics:  ingest.NewMetrics(a.reg),
+		Now:      a.now,
+		Parse:    hl7.ParseOptions{DefaultCharset: cfg.HL7Charset},
 	})
 	tlsConf, err := mllpTLS(cfg)
 	if err != nil {
