@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.db = db
-	if a.pat, err = a.newPatients(cfg); err != nil {
+	if a.pat, err = a.newPatients(cfg, mapper); err != nil {
 		db.Close()
 		return nil, err
 	}

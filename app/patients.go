@@ -30,7 +30,7 @@ type patients struct {
 }
 
 // newPatients builds the patient loop from the configuration.
-func (a *App) newPatients(cfg Config) (*patients, error) {
+func (a *App) newPatients(cfg Config, mapper *mapping.Mapper) (*patients, error) {
 	p := &patients{}
 	tmpl, err := notify.LoadTemplates(cfg.TemplatesDir)
 	if err != nil {
@@ -109,12 +109,17 @@ func (a *App) newPatients(cfg Config) (*patients, error) {
 		}
 	}
 
+	// JSON events read times, phones and locations like HL7 ones.
+	jsonOpts := mapper.JSONOptions()
+	jsonOpts.Now = a.now
+	if err := jsonOpts.Validate(); err != nil {
+		return nil, fmt.Errorf("JSON events: %w", err)
+	}
 	p.api = web.New(web.Config{
 		Store:   a.db,
 		Replies: p.replies,
 		Decode: func(b []byte) (*apptbridge.Event, mapping.FieldErrors) {
-			return mapping.DecodeJSON(b, mapping.JSONOptions{DefaultTimezone: cfg.DefaultTimezone,
-				DefaultCountry: cfg.DefaultCountry, Now: a.now})
+			return mapping.DecodeJSON(b, jsonOpts)
 		},
 		TwilioAuthToken: cfg.TwilioAuthToken.Value(),
 		PublicBaseURL:   cfg.PublicBaseURL,
