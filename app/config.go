@@ -27,7 +27,7 @@ var Vars = []Var{
 	{"CUSTOMER_NAME", "", "clinic name shown in texts and the admin page", false},
 	{"CUSTOMER_CODE", "", "short lowercase code (S3 partition `customer=`)", false},
 	{"MLLP_ADDR", ":2575", "MLLP listen address", false},
-	{"HTTP_ADDR", ":8080", "HTTP listen address (/metrics, /healthz, /readyz, later the API and admin page)", false},
+	{"HTTP_ADDR", ":8080", "HTTP listen address (the /v1 API, Twilio webhooks, /metrics, /healthz, /readyz)", false},
 	{"DATA_DIR", "./data", "directory of the embedded SQLite store", false},
 	{"DATABASE_URL", "", "postgres://… selects PostgreSQL (not in this build yet)", false},
 	{"DEFAULT_TIMEZONE", "America/New_York", "IANA zone for HL7 times without an offset", false},
@@ -47,7 +47,7 @@ var Vars = []Var{
 	{"DEDUP_RETENTION", "168h", "how long duplicate keys and their ACKs are kept (at least 168h)", false},
 	{"RAW_RETENTION", "720h", "how long raw inbound HL7 is kept", false},
 	{"LOG_LEVEL", "info", "debug, info, warn, error", false},
-	{"REMINDER_OUTREACH_START", "0800", "start of the texting window (HHMM, appointment-local)", false},
+	{"REMINDER_OUTREACH_START", "0800", "start of the texting window (HHMM, appointment-local) for reminders and event texts", false},
 	{"REMINDER_OUTREACH_FINISH", "2100", "end of the texting window (HHMM, exclusive)", false},
 	{"REMINDER_FIRST_TIMING", "4800", "first reminder, HHMM before the appointment", false},
 	{"REMINDER_SECOND_TIMING", "2400", "second reminder, HHMM before the appointment (0000 = off)", false},
@@ -299,8 +299,14 @@ func (c Config) validate() []error {
 	if (c.TwilioAccountSID == "") != (c.TwilioAuthToken == "") {
 		add("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: set both (real texts) or neither (SMS sandbox)")
 	}
-	if c.TwilioAccountSID != "" && !strings.HasPrefix(c.TwilioAccountSID, "AC") {
-		add("TWILIO_ACCOUNT_SID: must start with AC")
+	if c.TwilioAccountSID != "" && (!strings.HasPrefix(c.TwilioAccountSID, "AC") || !alnum(c.TwilioAccountSID)) {
+		add("TWILIO_ACCOUNT_SID: must be AC followed by letters and digits")
+	}
+	if c.TwilioAuthToken != "" && !alnum(c.TwilioAuthToken.Value()) {
+		add("TWILIO_AUTH_TOKEN: must be letters and digits only (as Twilio issues it)")
+	}
+	if c.TwilioMessagingServiceSID != "" && (!strings.HasPrefix(c.TwilioMessagingServiceSID, "MG") || !alnum(c.TwilioMessagingServiceSID)) {
+		add("TWILIO_MESSAGING_SERVICE_SID: must be MG followed by letters and digits")
 	}
 	if !c.SandboxSMS() && c.TwilioPhoneNumber == "" && c.TwilioMessagingServiceSID == "" {
 		add("TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID: one is needed to send texts")
@@ -391,6 +397,15 @@ func parseHHMM(name, s string, max int) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a valid HHMM (minutes 00-59, at most %04d)", name, s, max)
 	}
 	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute, nil
+}
+
+func alnum(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func isE164(s string) bool {

@@ -154,6 +154,16 @@ func (r *Replies) apply(ctx context.Context, tx store.Tx, in InboundSMS, intent 
 	case IntentOptOut:
 		return OptOutPhone(ctx, tx, in.From, now, src, res)
 	case IntentOptIn:
+		out, err := tx.OptedOut(ctx, in.From)
+		if err != nil {
+			return err
+		}
+		if !out {
+			// YES/START from a phone that never opted out: most likely a
+			// "yes" to a reminder. Tell them the words that work (once a
+			// day) rather than "you have opted in".
+			return r.answerOncePerDay(ctx, tx, in.From, apptbridge.TextNotUnderstood, now)
+		}
 		if err := tx.OptIn(ctx, in.From); err != nil {
 			return err
 		}

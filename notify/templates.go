@@ -314,7 +314,8 @@ func (t *Templates) Render(kind apptbridge.TextKind, a *apptbridge.Appointment, 
 	}
 	tpl := t.tpl[tplKey{kind, lang}]
 	if tpl == nil {
-		tpl = t.tpl[tplKey{kind, LangEnglish}]
+		lang = LangEnglish // and the date in English too
+		tpl = t.tpl[tplKey{kind, lang}]
 	}
 	if tpl == nil {
 		return "", fmt.Errorf("notify: no template for text kind %q", kind)

@@ -689,3 +689,16 @@ func TestRenderConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRenderFallbackDate: a kind missing in the patient's language falls
+// back to en, date included.
+func TestRenderFallbackDate(t *testing.T) {
+	en := template.Must(template.New("booked.en.tmpl").Parse("On {{.When}}."))
+	es := template.Must(template.New("help.es.tmpl").Parse("Ayuda."))
+	tp := &Templates{tpl: map[tplKey]*template.Template{{apptbridge.TextBooked, "en"}: en, {apptbridge.TextHelp, "es"}: es},
+		langs: map[string]bool{"en": true, "es": true}}
+	body, err := tp.Render(apptbridge.TextBooked, typicalAppt(t, "es"), tplVars)
+	if err != nil || body != "On 1:15 PM on Friday, November 12, 2021." {
+		t.Errorf("%q, %v", body, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // appointment zones work on hosts without /usr/share/zoneinfo
 )
 
 // Set with -ldflags "-X main.version=… -X main.commit=…".

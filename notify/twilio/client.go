@@ -129,7 +129,10 @@ func New(cfg Config) (*Client, error) {
 		c.rt, c.jar, c.hcTimeout = hc.Transport, hc.Jar, hc.Timeout
 	}
 	if c.rt == nil {
-		c.rt = http.DefaultTransport.(*http.Transport).Clone()
+		c.rt = http.DefaultTransport
+		if tr, ok := http.DefaultTransport.(*http.Transport); ok {
+			c.rt = tr.Clone() // a pool of its own
+		}
 	}
 	return c, nil
 }

@@ -96,9 +96,14 @@ type Server struct {
 // NewServer returns a server for one account. It does not listen: mount it
 // (httptest.NewServer(s)) or call Open.
 func NewServer(accountSID, authToken string) *Server {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
 	// Twilio's webhook client: 5 s to connect, 15 s to answer.
-	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 5 * time.Second,
+		MaxIdleConns:        10,
+		IdleConnTimeout:     30 * time.Second,
+	}
 	return &Server{
 		accountSID: accountSID,
 		authToken:  authToken,
@@ -174,7 +179,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Script queues responses for the next create calls, in order, after any
-// already queued. A call takes a recipient's ScriptFor queue first.
+// already queued. A call takes a recipient's ScriptFor queue first. Calls
+// refused before scripting (bad auth, missing To, From or Body) do not use
+// up a response.
 func (s *Server) Script(responses ...Response) {
 	s.mu.Lock()
 	s.script = append(s.script, responses...)
