@@ -252,9 +252,10 @@ func (a *API) postEvent(w http.ResponseWriter, r *http.Request) {
 // appointmentJSON is an appointment as /v1 shows it (SPEC §11).
 type appointmentJSON struct {
 	*apptbridge.Appointment
-	History  []historyJSON `json:"history,omitempty"`
-	Texts    []textJSON    `json:"texts,omitempty"`
-	Requests []requestJSON `json:"requests,omitempty"`
+	// Always present, [] when empty (SPEC §11 lists them).
+	History  []historyJSON `json:"history"`
+	Texts    []textJSON    `json:"texts"`
+	Requests []requestJSON `json:"requests"`
 }
 
 type historyJSON struct {
@@ -489,6 +490,11 @@ func (a *API) twilioSMS(w http.ResponseWriter, r *http.Request) {
 	if in.SID == "" || in.From == "" {
 		writeError(w, http.StatusBadRequest, "invalid", "MessageSid and From are required", nil)
 		return
+	}
+	// Twilio sends E.164 already; a gateway may not. Phones are compared
+	// byte for byte in the store, so normalize like HL7 phones are.
+	if p, ok := mapping.NormalizePhone(in.From, a.cfg.DefaultCountry); ok {
+		in.From = p
 	}
 	if _, err := a.cfg.Replies.Handle(r.Context(), in); err != nil {
 		// Nothing was stored: a 5xx makes Twilio retry the webhook.
