@@ -94,6 +94,14 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.db = db
+	// One process owns the embedded store: leases left by a crashed run
+	// are released now instead of expiring minutes later.
+	if n, err := db.ReleaseLeases(ctx, a.now()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	} else if n > 0 {
+		a.log.Info("released outbox leases of the previous run", zap.Int("rows", n))
+	}
 	if a.pat, err = a.newPatients(cfg, mapper); err != nil {
 		db.Close()
 		return nil, err

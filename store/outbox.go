@@ -196,8 +196,9 @@ type ApplyResult struct {
 type Tx interface {
 	// Appointment returns the current state, nil (no error) when absent.
 	Appointment(ctx context.Context, id string) (*apptbridge.Appointment, error)
-	// ByPhone lists the appointments of a phone that are active (QUEUED,
-	// REMINDED-1/2) or, with optedOut, OPTED-OUT; soonest first.
+	// ByPhone lists a phone's active appointments (QUEUED, REMINDED-1/2)
+	// when optedOut is false, its OPTED-OUT ones (only) when true; soonest
+	// first.
 	ByPhone(ctx context.Context, phone string, optedOut bool) ([]*apptbridge.Appointment, error)
 	// LatestAsking returns the appointment id of the latest sent text that
 	// asked phone for a reply and whose appointment is active and starts

@@ -1006,3 +1006,32 @@ func (db *DB) TokenByHash(ctx context.Context, h store.Hash) (*store.Token, erro
 	t.CreatedAt, t.RevokedAt = fromUS(c), fromUS(r)
 	return t, nil
 }
+
+// ReleaseLeases makes every leased text and request due now. The embedded
+// store serves one process, so at start-up every lease belongs to a
+// process that is gone: without this, its texts would wait for their
+// leases to run out (minutes) after a crash. Not part of store.Outbox: a
+// shared backend must let leases expire instead.
+func (db *DB) ReleaseLeases(ctx context.Context, now time.Time) (int, error) {
+	if db.closed.Load() {
+		return 0, fmt.Errorf("sqlite: release leases: %w", store.ErrClosed)
+	}
+	var n int64
+	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
+		n = 0
+		now := micros(store.Instant(now))
+		a, err := w.b.exec(ctx, `UPDATE texts SET lease_owner = '', lease_until = 0, next_attempt_at = $1
+			WHERE status IN ('pending', 'attempting') AND lease_owner <> ''`, now)
+		if err != nil {
+			return err
+		}
+		b, err := w.b.exec(ctx, `UPDATE requests SET lease_owner = '', lease_until = 0, next_attempt_at = $1,
+			status = 'pending' WHERE status IN ('pending', 'sending') AND lease_owner <> ''`, now)
+		n = a + b
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: release leases: %w", err)
+	}
+	return int(n), nil
+}
