@@ -462,10 +462,25 @@ func newData(a *apptbridge.Appointment, v Vars, lang string) Data {
 			d.When = formatWhen(lt, lang)
 		}
 	}
+	d.CallbackPhone = displayPhone(d.CallbackPhone)
 	for _, f := range d.fields() {
 		*f = oneLine(*f)
 	}
 	return d
+}
+
+// displayPhone writes a North American E.164 number the way patients
+// read it, (312) 555-0100; other numbers stay in E.164.
+func displayPhone(p string) string {
+	if len(p) != 12 || !strings.HasPrefix(p, "+1") {
+		return p
+	}
+	for _, r := range p[2:] {
+		if r < '0' || r > '9' {
+			return p
+		}
+	}
+	return "(" + p[2:5] + ") " + p[5:8] + "-" + p[8:]
 }
 
 // oneLine turns control characters into spaces, collapses white space
