@@ -313,7 +313,9 @@ func TestEHROutageRestartARAE(t *testing.T) {
 	// Every request is tried, and retried after a backoff, while the EHR
 	// is down (a refused dial is a retry, never a dead letter). E2's cancel
 	// is held behind E2's confirm (order per appointment).
-	blocked := func(r reqView) bool { return r.Type == "CANCEL" && (r.AppointmentID == "E1" || r.AppointmentID == "E2") }
+	blocked := func(r reqView) bool {
+		return r.Type == "CANCEL" && (r.AppointmentID == "E1" || r.AppointmentID == "E2")
+	}
 	before := waitDown(t, l1, 4, func(reqView) int { return 2 }, blocked)
 	m1 := scrape(t, l1.base)
 	if v := metricValue(t, m1, `apptbridge_ehr_requests_total{result="retry"}`); v < 6 {
@@ -329,7 +331,7 @@ func TestEHROutageRestartARAE(t *testing.T) {
 	if err := l1.app.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	// What the store holds after the first process is gone.
+	// What the first process showed just before it stopped.
 	afterStop := map[string]reqView{}
 	for _, r := range before {
 		afterStop[r.ID] = r
@@ -364,9 +366,9 @@ func TestEHROutageRestartARAE(t *testing.T) {
 	}
 	waitDown(t, l2, 6, func(r reqView) int { return atRestart[r.ID] + 1 }, blocked)
 
-	// The final set of requests and their MSH-10s (every one has been
-	// claimed at least once by now except E1's and E2's cancels, whose
-	// control id is their id).
+	// The final set of requests and their MSH-10s (the store assigns the
+	// control id when the request is made; the worker would fall back to
+	// the request id).
 	all := l2.requests(t, "")
 	if len(all) != 6 {
 		t.Fatalf("%d requests, want 6", len(all))
@@ -505,12 +507,15 @@ func TestEHROutageRestartARAE(t *testing.T) {
 			}
 		}
 	}
-	if got := byCID[aeID]; len(got) != 2 || arr[got[0]].answer != "AE" {
-		var ans []string
-		for _, i := range got {
-			ans = append(ans, arr[i].answer)
-		}
-		t.Errorf("dead letter %s: answers %v, want [AE AA] (one automatic attempt, one by the operator)", aeID, ans)
+	// The dead letter: after its AE exactly one more arrival, the
+	// operator's retry, answered AA (an AR before the AE is the first
+	// arrival's, when it happened to be this request).
+	var aeAnswers []string
+	for _, i := range byCID[aeID] {
+		aeAnswers = append(aeAnswers, arr[i].answer)
+	}
+	if a := strings.Join(aeAnswers, " "); a != "AE AA" && a != "AR AE AA" {
+		t.Errorf("dead letter %s: answers [%s], want [AE AA] (one automatic attempt, one by the operator)", aeID, a)
 	}
 	if n := len(byCID[cid("E1", "CONFIRM")]); n < 3 {
 		t.Errorf("E1's confirm arrived %d times, want ≥ 3 (AR, AR, AA)", n)

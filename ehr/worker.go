@@ -82,6 +82,13 @@ type Worker struct {
 
 	initOnce sync.Once
 	kick     chan struct{}
+
+	// The link to the EHR (owned by Run's goroutine): consecutive
+	// transport failures and the pause they impose on every request, so
+	// an outage costs one connection attempt per backoff step, not one
+	// per pending request.
+	linkFailures int
+	pauseUntil   time.Time
 	log      *zap.Logger
 }
 
@@ -163,6 +170,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	for {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if d := w.pauseUntil.Sub(w.Now()); d > 0 {
+			// The EHR was unreachable: wait out the link's backoff
+			// (kicks do not shorten it).
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+			continue
 		}
 		worked, err := w.step(ctx)
 		if ctx.Err() != nil {
@@ -283,6 +301,13 @@ func (w *Worker) attempt(ctx context.Context, r *store.Request) {
 	default:
 		outcome = Retry
 		r.LastError = errText(res)
+		if !res.Rejected {
+			// No answer from the EHR: the link is down (or hung). Back
+			// off the link, not only this request.
+			w.linkFailures++
+			pause := w.backoff(w.linkFailures)
+			w.pauseUntil = now.Add(pause)
+		}
 		if res.Rejected {
 			n := rejections(prevErr, w.MaxARAttempts) + 1
 			r.LastError = fmt.Sprintf("%s (rejection %d of %d)", errText(res), n, w.MaxARAttempts)
@@ -295,8 +320,16 @@ func (w *Worker) attempt(ctx context.Context, r *store.Request) {
 		} else {
 			r.Status = store.RequestPending
 			next = w.backoff(r.Attempts)
+			if !res.Rejected {
+				// Due when the link is tried again: once the EHR is back,
+				// every waiting request goes without its own backoff.
+				next = w.pauseUntil.Sub(now)
+			}
 			r.NextAttemptAt = now.Add(next)
 		}
+	}
+	if outcome != Retry || res.Rejected {
+		w.linkFailures = 0 // the EHR answered
 	}
 	w.release(r)
 	w.Metrics.Requests.WithLabelValues(outcome.String()).Inc()

@@ -275,7 +275,9 @@ type Outbox interface {
 	// Requests lists requests, oldest first.
 	Requests(ctx context.Context, f RequestFilter) ([]*Request, error)
 	// RetryRequest puts a dead request back in the queue (an operator's
-	// retry); ENOTFOUND, or EINVALID when it is not dead.
+	// retry); ENOTFOUND, or EINVALID when it is not dead or when a newer
+	// request of its appointment was acked or attempted and is not dead
+	// (the retry would overtake it).
 	RetryRequest(ctx context.Context, id string, now time.Time) error
 
 	// QueueStats returns the depth and oldest entry of each queue.

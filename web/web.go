@@ -464,7 +464,7 @@ func (a *API) retryRequest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no request with that id", nil)
 		return
 	case apptbridge.EINVALID:
-		writeError(w, http.StatusConflict, "not_dead", "only a dead request can be retried", nil)
+		writeError(w, http.StatusConflict, "not_retryable", apptbridge.ErrorMessage(err), nil)
 		return
 	default:
 		a.internal(w, "retry request", err)

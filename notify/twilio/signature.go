@@ -3,6 +3,7 @@ package twilio
 import (
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/subtle"
 	"encoding/base64"
 	"net/url"
 	"sort"
@@ -36,7 +37,44 @@ func ValidateSignature(authToken, fullURL string, params url.Values, signature s
 		flat[k] = vs[0]
 	}
 	rv := twclient.NewRequestValidator(authToken)
-	return rv.Validate(fullURL, flat, signature)
+	if !rv.Validate(fullURL, flat, signature) {
+		return false
+	}
+	// twilio-go also accepts the URL with ANY port removed, so a signature
+	// made for http://host/path would pass at http://host:8080/path. Only
+	// the URL as configured, with or without its scheme's default port,
+	// is Twilio's.
+	for _, u := range urlVariants(fullURL) {
+		if subtle.ConstantTimeCompare([]byte(Signature(authToken, u, params)), []byte(signature)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// urlVariants is fullURL, and fullURL with its scheme's default port
+// (443 for https, 80 for http) added when it has none or removed when it
+// has it.
+func urlVariants(fullURL string) []string {
+	out := []string{fullURL}
+	u, err := url.Parse(fullURL)
+	if err != nil || u.Host == "" {
+		return out
+	}
+	def := map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	if def == "" {
+		return out
+	}
+	v := *u
+	switch u.Port() {
+	case "":
+		v.Host = u.Host + ":" + def
+	case def:
+		v.Host = u.Hostname()
+	default:
+		return out
+	}
+	return append(out, v.String())
 }
 
 // Signature computes the X-Twilio-Signature Twilio sends with a POST of

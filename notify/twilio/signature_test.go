@@ -98,3 +98,24 @@ func TestSignatureRepeatedKeys(t *testing.T) {
 		t.Error("second value not signed")
 	}
 }
+
+func TestValidateSignaturePorts(t *testing.T) {
+	const tok = "00112233445566778899aabbccddeeff"
+	p := url.Values{"Body": {"hi"}, "From": {"+13125550199"}}
+	for _, tc := range []struct {
+		signed, at string
+		ok         bool
+	}{
+		{"https://appt.example.org/twilio/sms", "https://appt.example.org/twilio/sms", true},
+		{"https://appt.example.org:443/twilio/sms", "https://appt.example.org/twilio/sms", true},
+		{"https://appt.example.org/twilio/sms", "https://appt.example.org:443/twilio/sms", true},
+		{"http://appt.example.org/twilio/sms", "http://appt.example.org:80/twilio/sms", true},
+		{"http://appt.example.org/twilio/sms", "http://appt.example.org:8080/twilio/sms", false},
+		{"https://appt.example.org/twilio/sms", "https://appt.example.org:8443/twilio/sms", false},
+		{"https://appt.example.org:8443/twilio/sms", "https://appt.example.org/twilio/sms", false},
+	} {
+		if got := ValidateSignature(tok, tc.at, p, Signature(tok, tc.signed, p)); got != tc.ok {
+			t.Errorf("signed %s, validated at %s: %v, want %v", tc.signed, tc.at, got, tc.ok)
+		}
+	}
+}

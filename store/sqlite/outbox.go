@@ -925,6 +925,25 @@ func (db *DB) RetryRequest(ctx context.Context, id string, now time.Time) error 
 		case status != store.RequestDead:
 			return invalid("only a dead request can be retried")
 		}
+		// A newer request of the same appointment that went (or may have
+		// gone) to the EHR would be overtaken: a confirm retried after the
+		// patient's cancel was sent would confirm a canceled visit. A newer
+		// one never attempted is fine: the retried one goes first.
+		newer := false
+		err = w.b.query(ctx, `SELECT 1 FROM requests r WHERE r.appointment_id =
+			(SELECT appointment_id FROM requests WHERE id = $1)
+			AND r.seq > (SELECT seq FROM requests WHERE id = $2) AND r.status <> 'dead'
+			AND (r.status = 'acked' OR r.attempts > 0) LIMIT 1`,
+			func([]driver.Value) error {
+				newer = true
+				return nil
+			}, id, id)
+		if err != nil {
+			return err
+		}
+		if newer {
+			return invalid("a newer request of this appointment was sent after it; retrying would reverse their order")
+		}
 		_, err = w.b.exec(ctx, `UPDATE requests SET status = 'pending', next_attempt_at = $1, attempts = 0,
 			lease_owner = '', last_error = '', updated_at = $2 WHERE id = $3`,
 			micros(store.Instant(now)), micros(db.now()), id)

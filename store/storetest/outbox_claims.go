@@ -480,7 +480,9 @@ func testOutboxRequests(t *testing.T, s store.Store) {
 	if idOf(c4) != r4.ID {
 		t.Fatalf("claim after r2 dead = %s, want r4 %s", idOf(c4), r4.ID)
 	}
-	c4.Status, c4.Attempts, c4.AckCode = store.RequestAcked, 1, "AA"
+	// r4 dead too (had it been acked, retrying r2 would overtake it: see
+	// testOutboxRetryOrder).
+	c4.Status, c4.Attempts, c4.AckCode = store.RequestDead, 1, "AE"
 	if err := s.SaveRequest(t.Context(), "w9", c4); err != nil {
 		t.Fatalf("SaveRequest: %v", err)
 	}
@@ -692,5 +694,38 @@ func testOutboxConcurrentClaims(t *testing.T, s store.Store) {
 	}
 	if len(seen) != n {
 		t.Errorf("%d texts claimed, want %d", len(seen), n)
+	}
+}
+
+// testOutboxRetryOrder: a dead request is not retried over a newer request
+// of its appointment that went to the EHR.
+func testOutboxRetryOrder(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	book(t, s, "RO-1", phone1, apptStart, base)
+	first := applyTx(t, s, patient("RO-1", apptbridge.Confirm)).Request
+	second := applyTx(t, s, patient("RO-1", apptbridge.Cancel)).Request
+	at := time.Now().Add(time.Hour)
+	finish := func(id, status string) {
+		t.Helper()
+		r, err := s.ClaimRequest(ctx, "w", at, time.Minute)
+		if err != nil || r == nil || r.ID != id {
+			t.Fatalf("claim: %v %v, want %s", r, err, id)
+		}
+		r.Status, r.LeaseOwner, r.LeaseUntil = status, "", time.Time{}
+		if err := s.SaveRequest(ctx, "w", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish(first.ID, store.RequestDead)
+	finish(second.ID, store.RequestAcked)
+	if err := s.RetryRequest(ctx, first.ID, at); apptbridge.ErrorCode(err) != apptbridge.EINVALID {
+		t.Fatalf("retry of a dead confirm after an acked cancel: %v, want EINVALID", err)
+	}
+	// A dead request with only dead ones after it can be retried.
+	book(t, s, "RO-2", phone2, apptStart, base)
+	third := applyTx(t, s, patient("RO-2", apptbridge.Confirm)).Request
+	finish(third.ID, store.RequestDead)
+	if err := s.RetryRequest(ctx, third.ID, at); err != nil {
+		t.Fatalf("retry: %v", err)
 	}
 }

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Times", testTimes},
 		{"Concurrent", testConcurrent},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
+		{"OutboxRetryOrder", testOutboxRetryOrder},
 		{"Closed", testClosed},
 		{"OutboxIngestText", testOutboxIngestText},
 		{"OutboxPatientRequests", testOutboxPatientRequests},
