@@ -89,7 +89,7 @@ type Worker struct {
 	// per pending request.
 	linkFailures int
 	pauseUntil   time.Time
-	log      *zap.Logger
+	log          *zap.Logger
 }
 
 func (w *Worker) init() {
