@@ -56,19 +56,26 @@ func cmdEHRSim(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	srv := &mllp.Server{Handler: h}
 	fmt.Fprintf(stderr, "ehr-sim listening on %s, answering %s\n", ln.Addr(), *answer)
+	return serveUntil(ctx, "ehr-sim", stderr, func() error { return srv.Serve(ln) }, srv.Shutdown, mllp.ErrServerClosed)
+}
+
+// serveUntil runs serve until ctx ends (then shutdown, with 5 s to finish:
+// exit 0) or serve fails (exit 1 unless it reports closed).
+func serveUntil(ctx context.Context, name string, stderr io.Writer, serve func() error,
+	shutdown func(context.Context) error, closed error) int {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(sctx)
+		shutdown(sctx)
 		return 0
 	case err := <-errc:
-		if errors.Is(err, mllp.ErrServerClosed) {
+		if errors.Is(err, closed) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "apptbridge ehr-sim: %v\n", err)
+		fmt.Fprintf(stderr, "apptbridge %s: %v\n", name, err)
 		return 1
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,19 +71,5 @@ func cmdTwilioSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stderr, "twilio-sim listening on http://%s (account %s); replies go to %s\n", ln.Addr(), *account, *webhook)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		return 0
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "apptbridge twilio-sim: %v\n", err)
-		return 1
-	}
+	return serveUntil(ctx, "twilio-sim", stderr, func() error { return srv.Serve(ln) }, srv.Shutdown, http.ErrServerClosed)
 }

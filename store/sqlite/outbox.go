@@ -720,33 +720,11 @@ func (db *DB) Texts(ctx context.Context, f store.TextFilter) ([]*store.Text, err
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: texts: %w", store.ErrClosed)
 	}
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if f.AppointmentID != "" {
-		add("appointment_id = ?", f.AppointmentID)
-	}
-	if f.Phone != "" {
-		add("phone = ?", f.Phone)
-	}
-	if f.Direction != "" {
-		add("direction = ?", f.Direction)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	q := "SELECT " + textCols + " FROM texts"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit)
-	q += " ORDER BY created_at DESC, id DESC LIMIT $" + strconv.Itoa(len(args))
+	var w where
+	w.add("appointment_id = ?", f.AppointmentID)
+	w.add("phone = ?", f.Phone)
+	w.add("direction = ?", f.Direction)
+	q, args := w.query("SELECT "+textCols+" FROM texts", "created_at DESC, id DESC", f.Limit)
 	var out []*store.Text
 	err := db.readRows(ctx, q, args, 22, func(row []driver.Value) error {
 		t, err := scanText(row)
@@ -868,30 +846,10 @@ func (db *DB) Requests(ctx context.Context, f store.RequestFilter) ([]*store.Req
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: requests: %w", store.ErrClosed)
 	}
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if f.AppointmentID != "" {
-		add("appointment_id = ?", f.AppointmentID)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	q := "SELECT " + requestCols + " FROM requests"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit)
-	q += " ORDER BY seq LIMIT $" + strconv.Itoa(len(args))
+	var w where
+	w.add("appointment_id = ?", f.AppointmentID)
+	w.add("status = ?", f.Status)
+	q, args := w.query("SELECT "+requestCols+" FROM requests", "seq", f.Limit)
 	var out []*store.Request
 	err := db.readRows(ctx, q, args, 18, func(row []driver.Value) error {
 		r, err := scanRequest(row)
@@ -1053,4 +1011,40 @@ func (db *DB) ReleaseLeases(ctx context.Context, now time.Time) (int, error) {
 		return 0, fmt.Errorf("sqlite: release leases: %w", err)
 	}
 	return int(n), nil
+}
+
+// where builds the WHERE clause of a list query from optional filters.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add adds cond (one ? for v) unless v is the zero value.
+func (w *where) add(cond string, v any) {
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return
+		}
+	case int64:
+		if x == 0 {
+			return
+		}
+	}
+	w.args = append(w.args, v)
+	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(w.args))))
+}
+
+// query returns selectFrom with the conditions, ORDER BY order and LIMIT
+// limit (DefaultLimit when ≤ 0), and its arguments.
+func (w *where) query(selectFrom, order string, limit int) (string, []any) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	q := selectFrom
+	if len(w.conds) > 0 {
+		q += " WHERE " + strings.Join(w.conds, " AND ")
+	}
+	args := append(w.args, limit)
+	return q + " ORDER BY " + order + " LIMIT $" + strconv.Itoa(len(args)), args
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
@@ -41,39 +39,17 @@ func (db *DB) Appointments(ctx context.Context, f store.Filter) ([]*apptbridge.A
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: appointments: %w", store.ErrClosed)
 	}
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if f.PatientID != "" {
-		add("patient_id = ?", f.PatientID)
-	}
-	if f.Disposition != apptbridge.DispNone {
-		add("disposition = ?", string(f.Disposition))
-	}
+	var w where
+	w.add("patient_id = ?", f.PatientID)
+	w.add("disposition = ?", string(f.Disposition))
 	if !f.From.IsZero() {
-		add("start_utc >= ?", micros(store.Instant(f.From)))
+		w.add("start_utc >= ?", micros(store.Instant(f.From)))
 	}
 	if !f.To.IsZero() {
-		add("start_utc < ?", micros(store.Instant(f.To)))
+		w.add("start_utc < ?", micros(store.Instant(f.To)))
 	}
-	if f.After != "" {
-		add("appointment_id > ?", f.After)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	q := "SELECT state FROM appointments"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit)
-	q += " ORDER BY appointment_id LIMIT $" + strconv.Itoa(len(args))
+	w.add("appointment_id > ?", f.After)
+	q, args := w.query("SELECT state FROM appointments", "appointment_id", f.Limit)
 
 	rows, err := db.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
