@@ -14,6 +14,8 @@ import (
 	"github.com/apptbridge/apptbridge/app"
 	"github.com/apptbridge/apptbridge/hl7"
 	"github.com/apptbridge/apptbridge/mllp"
+	"github.com/apptbridge/apptbridge/store/sqlite"
+	"github.com/apptbridge/apptbridge/web"
 )
 
 const sample = "MSH|^~\\&|EHR|HOSP|APPTBRIDGE|CLINIC|20261127090000||SIU^S12|CMD1|P|2.5.1\r" +
@@ -204,5 +206,36 @@ func TestEHRSimAnswers(t *testing.T) {
 		if !strings.Contains(out.String(), "SIU^S12\tCMD1") || strings.Contains(out.String(), "DOE") {
 			t.Errorf("ehr-sim log line: %q", out.String())
 		}
+	}
+}
+
+func TestTokenCreate(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCmd(t, "", "token", "create", "--data-dir", dir, "mirth-prod")
+	tok := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(tok, web.TokenPrefix) || len(tok) < 40 || !strings.Contains(errOut, "shown only now") {
+		t.Fatalf("token create: exit %d out %q err %q", code, out, errOut)
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "apptbridge.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.TokenByHash(context.Background(), web.HashToken(tok))
+	if err != nil || got.Name != "mirth-prod" {
+		t.Fatalf("stored token: %+v %v", got, err)
+	}
+	// The token itself is not stored: its hash is.
+	files, _ := filepath.Glob(filepath.Join(dir, "apptbridge.db*")) // with -wal
+	for _, f := range files {
+		if raw, _ := os.ReadFile(f); bytes.Contains(raw, []byte(tok)) {
+			t.Errorf("%s holds the token in clear", filepath.Base(f))
+		}
+	}
+	if code, _, _ := runCmd(t, "", "token", "create", "--data-dir", dir); code != 2 {
+		t.Errorf("token create without a name: exit %d, want 2", code)
+	}
+	if code, _, _ := runCmd(t, "", "token", "list"); code != 2 {
+		t.Errorf("token list: exit %d, want 2 (usage)", code)
 	}
 }
