@@ -535,7 +535,9 @@ func (a *API) twilioStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.cfg.Metrics.StatusCallback(status, moved)
-	if t != nil && moved && twilio.FlagsPhone(code) {
+	// Flagging is idempotent, so a retried callback (after a failure here)
+	// flags the phone even though the status no longer moves.
+	if t != nil && twilio.FlagsPhone(code) && (status == store.TwilioUndelivered || status == store.TwilioFailed) {
 		err := a.cfg.Store.Update(r.Context(), func(ctx context.Context, tx store.Tx) error {
 			return tx.FlagPhone(ctx, t.Phone, code)
 		})
