@@ -536,8 +536,9 @@ func (a *API) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	a.cfg.Metrics.StatusCallback(status, moved)
 	// Flagging is idempotent, so a retried callback (after a failure here)
-	// flags the phone even though the status no longer moves.
-	if t != nil && twilio.FlagsPhone(code) && (status == store.TwilioUndelivered || status == store.TwilioFailed) {
+	// flags the phone even though the status no longer moves; a late one
+	// that lost to a further status does not.
+	if t != nil && twilio.FlagsPhone(code) && (moved || t.Status == status) {
 		err := a.cfg.Store.Update(r.Context(), func(ctx context.Context, tx store.Tx) error {
 			return tx.FlagPhone(ctx, t.Phone, code)
 		})
