@@ -49,7 +49,7 @@ type rig struct {
 
 // newRig starts a real SQLite store, a Twilio-like server and a worker
 // with the built-in templates, at 10:00 New York time (inside the window).
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	ny, _ := time.LoadLocation("America/New_York")
 	// Yesterday at 10:00: the Twilio-like server stamps messages with the
@@ -86,7 +86,7 @@ func newRig(t *testing.T) *rig {
 }
 
 // book applies a BOOKED event for aid to phone, starting in 3 days.
-func (r *rig) book(t *testing.T, aid, phone string) {
+func (r *rig) book(t testing.TB, aid, phone string) {
 	t.Helper()
 	ev := &apptbridge.Event{EventID: apptbridge.NewEventID(), EventType: apptbridge.Booked,
 		EventDatetimeUTC: r.clk.Now(), AppointmentID: aid, PatientID: "P" + aid, PatientFirstName: "Ana",
