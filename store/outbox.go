@@ -194,6 +194,8 @@ type ApplyResult struct {
 // (a backend retries a batch); it must not have effects outside the Tx
 // and must do no slow work (it holds the write lock).
 type Tx interface {
+	ReminderTx
+
 	// Appointment returns the current state, nil (no error) when absent.
 	Appointment(ctx context.Context, id string) (*apptbridge.Appointment, error)
 	// ByPhone lists a phone's active appointments (QUEUED, REMINDED-1/2)

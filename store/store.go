@@ -166,6 +166,8 @@ type Store interface {
 
 	// Outbox: texts, EHR requests, tokens (outbox.go).
 	Outbox
+	// Reminders: plans and expiries (reminders.go).
+	Reminders
 
 	// Ping checks that the store can serve (for /readyz).
 	Ping(ctx context.Context) error

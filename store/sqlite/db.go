@@ -69,6 +69,11 @@ type Options struct {
 	// COMMIT with the number of requests in the batch and the time from
 	// BEGIN to the end of COMMIT (for metrics). It must not block.
 	OnCommit func(batchSize int, d time.Duration)
+	// Planner, when set, plans an appointment's reminders whenever an
+	// applied event changes its time, phone or disposition (in the event's
+	// transaction); nil writes no reminder plans.
+	Planner store.Planner
+
 	// BeforeCommit is a test hook called right before COMMIT; a non-nil
 	// error aborts the batch (rollback) and every request of the batch
 	// gets an error wrapping it.
@@ -80,12 +85,13 @@ type Options struct {
 
 // DB is the SQLite store. It is safe for concurrent use.
 type DB struct {
-	now    func() time.Time
-	wdb    *sql.DB // exactly one connection, used only by the writer
-	rdb    *sql.DB // read-only pool
-	ckpt   *checkpointer
-	w      *writer
-	closed atomic.Bool
+	now     func() time.Time
+	planner store.Planner
+	wdb     *sql.DB // exactly one connection, used only by the writer
+	rdb     *sql.DB // read-only pool
+	ckpt    *checkpointer
+	w       *writer
+	closed  atomic.Bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -165,10 +171,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 
 	db := &DB{
-		now:  func() time.Time { return store.Instant(opts.Now()) },
-		wdb:  wdb,
-		rdb:  rdb,
-		ckpt: newCheckpointer(cdb),
+		planner: opts.Planner,
+		now:     func() time.Time { return store.Instant(opts.Now()) },
+		wdb:     wdb,
+		rdb:     rdb,
+		ckpt:    newCheckpointer(cdb),
 	}
 	db.w = newWriter(wdb, opts, db.ckpt.committed)
 	return db, nil

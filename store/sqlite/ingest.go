@@ -143,8 +143,15 @@ func (b *batch) known(ctx context.Context, in *store.Inbound, res *store.IngestR
 // writes the history row, the appointment when it changed, and the outbox
 // rows the outcome calls for (see enqueue).
 func (b *batch) apply(ctx context.Context, ev *apptbridge.Event, evJSON *jsonEnc, now time.Time) (store.ApplyResult, error) {
+	cur, err := b.loadAppointment(ctx, ev.AppointmentID)
+	if err != nil {
+		return store.ApplyResult{}, err
+	}
 	o, err := b.applyState(ctx, ev, evJSON, now)
 	if err != nil {
+		return store.ApplyResult{}, err
+	}
+	if err := b.replan(ctx, cur, ev, o, now); err != nil {
 		return store.ApplyResult{}, err
 	}
 	t, r, err := b.enqueue(ctx, ev, o, now)

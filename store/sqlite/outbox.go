@@ -984,7 +984,8 @@ func (db *DB) TokenByHash(ctx context.Context, h store.Hash) (*store.Token, erro
 	return t, nil
 }
 
-// ReleaseLeases makes every leased text and request due now. The embedded
+// ReleaseLeases makes every leased text and request due now, and frees
+// leased reminders. The embedded
 // store serves one process, so at start-up every lease belongs to a
 // process that is gone: without this, its texts would wait for their
 // leases to run out (minutes) after a crash. Not part of store.Outbox: a
@@ -1004,7 +1005,12 @@ func (db *DB) ReleaseLeases(ctx context.Context, now time.Time) (int, error) {
 		}
 		b, err := w.b.exec(ctx, `UPDATE requests SET lease_owner = '', lease_until = 0, next_attempt_at = $1,
 			status = 'pending' WHERE status IN ('pending', 'sending') AND lease_owner <> ''`, now)
-		n = a + b
+		if err != nil {
+			return err
+		}
+		c, err := w.b.exec(ctx, `UPDATE reminders SET lease_owner = '', lease_until = 0
+			WHERE status = 'planned' AND lease_owner <> ''`)
+		n = a + b + c
 		return err
 	})
 	if err != nil {

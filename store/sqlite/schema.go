@@ -173,6 +173,28 @@ var migrations = []string{
 		created_at BIGINT NOT NULL,
 		revoked_at BIGINT NOT NULL
 	);`,
+
+	// 4: reminder plans (one row per reminder and plan; a replan cancels
+	// the planned rows and writes new ones), and the index that finds the
+	// next active appointment to expire without scanning expired ones.
+	`CREATE TABLE reminders (
+		seq            INTEGER PRIMARY KEY,
+		appointment_id TEXT    NOT NULL,
+		ordinal        INTEGER NOT NULL,
+		start_utc      BIGINT  NOT NULL,
+		due_at         BIGINT  NOT NULL,
+		status         TEXT    NOT NULL,
+		reason         TEXT    NOT NULL,
+		lease_owner    TEXT    NOT NULL,
+		lease_until    BIGINT  NOT NULL,
+		sent_at        BIGINT  NOT NULL,
+		created_at     BIGINT  NOT NULL,
+		updated_at     BIGINT  NOT NULL
+	);
+	CREATE INDEX reminders_due ON reminders (due_at) WHERE status = 'planned';
+	CREATE INDEX reminders_appointment ON reminders (appointment_id, seq);
+	CREATE INDEX appointments_active_start ON appointments (start_utc)
+		WHERE disposition IN ('QUEUED', 'REMINDED-1', 'REMINDED-2');`,
 }
 
 // migrate brings the database to the latest schema version. It is idempotent and safe

@@ -58,6 +58,8 @@ type batch struct {
 	ev    jsonEnc // the event being stored
 	state jsonEnc // the appointment state being stored
 	snap  jsonEnc // the appointment state in an outbox row
+
+	planner store.Planner // reminder plans; nil for none
 }
 
 func newWriter(db *sql.DB, opts Options, committed func()) *writer {
@@ -68,7 +70,7 @@ func newWriter(db *sql.DB, opts Options, committed func()) *writer {
 		queue:     make(chan *request, opts.MaxBatch),
 		stopped:   make(chan struct{}),
 		batch:     make([]*request, 0, opts.MaxBatch),
-		tx:        batch{cache: newCache(!opts.noCache)},
+		tx:        batch{cache: newCache(!opts.noCache), planner: opts.Planner},
 	}
 	go w.loop()
 	return w
