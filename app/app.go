@@ -26,6 +26,7 @@ import (
 	"github.com/apptbridge/apptbridge/ingest"
 	"github.com/apptbridge/apptbridge/mapping"
 	"github.com/apptbridge/apptbridge/mllp"
+	"github.com/apptbridge/apptbridge/reminder"
 	"github.com/apptbridge/apptbridge/store"
 	"github.com/apptbridge/apptbridge/store/sqlite"
 )
@@ -83,8 +84,19 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create DATA_DIR: %w", err)
 	}
+	defTZ, err := time.LoadLocation(cfg.DefaultTimezone)
+	if err != nil {
+		return nil, fmt.Errorf("DEFAULT_TIMEZONE: %w", err)
+	}
+	remCfg, err := reminder.NewConfig(cfg.ReminderFirstTiming, cfg.ReminderSecondTiming,
+		cfg.ReminderOutreachStart, cfg.ReminderOutreachFinish, cfg.ReminderDailyCap, defTZ)
+	if err != nil {
+		return nil, err
+	}
+	remMetrics := reminder.NewMetrics(a.reg)
 	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "apptbridge.db"), sqlite.Options{
-		Now: a.now,
+		Now:     a.now,
+		Planner: remMetrics.Planner(remCfg),
 		OnCommit: func(n int, d time.Duration) {
 			a.m.commit.Observe(d.Seconds())
 			a.m.batch.Observe(float64(n))
@@ -105,6 +117,14 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	if a.pat, err = a.newPatients(cfg, mapper); err != nil {
 		db.Close()
 		return nil, err
+	}
+	a.pat.reminders = &reminder.Worker{
+		Store:   db,
+		Config:  remCfg,
+		Now:     a.now,
+		Logger:  a.log.Named("reminders"),
+		Metrics: remMetrics,
+		OnSent:  a.pat.texts.Kick,
 	}
 	a.ing = ingest.New(ingest.Config{
 		OnCommit: a.pat.afterIngest,

@@ -205,7 +205,7 @@ func Load(getenv func(string) string) (Config, []error) {
 		ReminderOutreachFinish:    get("REMINDER_OUTREACH_FINISH"),
 		ReminderFirstTiming:       get("REMINDER_FIRST_TIMING"),
 		ReminderSecondTiming:      get("REMINDER_SECOND_TIMING"),
-		ReminderDailyCap:          num("REMINDER_DAILY_CAP", 0),
+		ReminderDailyCap:          num("REMINDER_DAILY_CAP", 1),
 		TwilioAccountSID:          get("TWILIO_ACCOUNT_SID"),
 		TwilioAuthToken:           Secret(get("TWILIO_AUTH_TOKEN")),
 		TwilioPhoneNumber:         get("TWILIO_PHONE_NUMBER"),

@@ -15,6 +15,7 @@ import (
 	"github.com/apptbridge/apptbridge/mapping"
 	"github.com/apptbridge/apptbridge/notify"
 	"github.com/apptbridge/apptbridge/notify/twilio"
+	"github.com/apptbridge/apptbridge/reminder"
 	"github.com/apptbridge/apptbridge/store"
 	"github.com/apptbridge/apptbridge/web"
 )
@@ -27,6 +28,8 @@ type patients struct {
 	ehr     *ehr.Worker // nil when no EHR is configured
 	ehrConn interface{ Close() error }
 	api     *web.API
+	// reminders is set by App.New (it needs the store's planner).
+	reminders *reminder.Worker
 }
 
 // newPatients builds the patient loop from the configuration.
@@ -137,6 +140,9 @@ func (a *App) newPatients(cfg Config, mapper *mapping.Mapper) (*patients, error)
 // kick wakes the workers after a commit that may have queued work.
 func (p *patients) kick() {
 	p.texts.Kick()
+	if p.reminders != nil {
+		p.reminders.Kick()
+	}
 	if p.ehr != nil {
 		p.ehr.Kick()
 	}
@@ -147,6 +153,8 @@ func (p *patients) kick() {
 func (p *patients) afterIngest(r store.IngestResult) {
 	if r.Outcome.Text != apptbridge.TextNone || r.Outcome.Request != "" {
 		p.kick()
+	} else if r.Outcome.Applied && p.reminders != nil {
+		p.reminders.Kick() // the plan may have changed
 	}
 }
 
@@ -154,10 +162,14 @@ func (p *patients) register(mux *http.ServeMux) { p.api.Register(mux) }
 
 // run starts the workers; they stop when ctx ends.
 func (p *patients) run(ctx context.Context, a *App) {
-	a.wg.Add(1)
+	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
 		p.texts.Run(ctx)
+	}()
+	go func() {
+		defer a.wg.Done()
+		p.reminders.Run(ctx)
 	}()
 	if p.ehr != nil {
 		a.wg.Add(1)

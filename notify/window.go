@@ -64,21 +64,65 @@ func (w Window) Open(t time.Time, loc *time.Location) bool {
 	return m >= w.Start && m < w.Finish
 }
 
-// Next returns t if the window is open at t, else the next opening after
-// t in loc. Wall-clock arithmetic is per calendar day, so DST days work:
-// an opening inside a skipped hour (a start of 02:30 on a spring-forward
-// day) is the instant time.Date normalizes it to.
+// Next returns t if the window is open at t in loc, else the first instant
+// after t at which it opens. It is exact across DST: an opening in a
+// repeated hour is found at its second occurrence too, and an opening in a
+// skipped hour is the instant the clocks jump past it (where the window is
+// open), not the instant time.Date normalizes the missing wall time to.
 func (w Window) Next(t time.Time, loc *time.Location) time.Time {
 	if w.Open(t, loc) {
 		return t
 	}
-	l := t.In(loc)
-	y, mo, d := l.Date()
-	open := time.Date(y, mo, d, w.Start/60, w.Start%60, 0, 0, loc)
-	if !open.After(t) {
-		open = time.Date(y, mo, d+1, w.Start/60, w.Start%60, 0, 0, loc)
+	y, m, d := t.In(loc).Date()
+	// Today or a later day; a day whose whole window falls in a DST gap
+	// has no opening, so look a few days ahead.
+	for i := 0; i < 4; i++ {
+		for _, u := range wallClock(y, m, d+i, w.Start, loc) {
+			if u.After(t) && w.Open(u, loc) {
+				return u
+			}
+		}
 	}
-	return open
+	return time.Date(y, m, d+1, w.Start/60, w.Start%60, 0, 0, loc) // not reached with real zones
+}
+
+// wallClock returns the instants at which loc's clock shows minute min
+// (after midnight) of day y-m-d, earliest first: one instant normally, two
+// in a repeated (fall-back) hour, and for a skipped (spring-forward) wall
+// time the instant the clocks jump past it.
+func wallClock(y int, m time.Month, d, min int, loc *time.Location) []time.Time {
+	want := time.Date(y, m, d, 0, min, 0, 0, time.UTC) // the wall time, as a comparable value
+	c := time.Date(y, m, d, 0, min, 0, 0, loc)
+	var out []time.Time
+	// Zone offsets change by at most a couple of hours, in steps of 30 min.
+	for k := -4; k <= 4; k++ {
+		u := c.Add(time.Duration(k) * 30 * time.Minute)
+		if wall(u, loc).Equal(want) {
+			out = append(out, u)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	// Skipped: time.Date put c on one side of the jump; the jump is the end
+	// of c's zone period if c reads earlier than the wanted time, else its
+	// start.
+	from, to := c.ZoneBounds()
+	if wall(c, loc).Before(want) {
+		if !to.IsZero() {
+			return []time.Time{to}
+		}
+	} else if !from.IsZero() {
+		return []time.Time{from}
+	}
+	return []time.Time{c}
+}
+
+// wall returns t's wall clock in loc as a UTC time, for comparing wall
+// clocks.
+func wall(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
 }
 
 // Location returns the time zone of an appointment: its IANA zone, else a
@@ -114,4 +158,10 @@ func zoneOffset(s string) (int, bool) {
 		sec = -sec
 	}
 	return sec, true
+}
+
+// DayStart returns the first instant of local calendar day y-m-d in loc
+// (the instant the clocks jump, when midnight itself is skipped).
+func DayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	return wallClock(y, m, d, 0, loc)[0]
 }

@@ -225,8 +225,8 @@ func (a *API) postEvent(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "store event", err)
 		return
 	}
-	if res.Text != nil || res.Request != nil {
-		a.cfg.Kick()
+	if res.Outcome.Applied {
+		a.cfg.Kick() // a text, a request or a new reminder plan
 	}
 	o := res.Outcome
 	out := map[string]any{

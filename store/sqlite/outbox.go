@@ -247,7 +247,9 @@ func (b *batch) enqueue(ctx context.Context, ev *apptbridge.Event, o apptbridge.
 			Language:      o.Appointment.PatientLanguage,
 			Snapshot:      snapshot,
 			AsksReply:     kind.AsksReply(),
-			Immediate:     kind.Immediate(),
+			// Reminders are timed by the reminder worker, which has
+			// checked the window on their send time already.
+			Immediate:     kind.Immediate() || kind == apptbridge.TextRemind1 || kind == apptbridge.TextRemind2,
 			Status:        store.TextPending,
 			NextAttemptAt: now,
 			CreatedAt:     now,

@@ -1,0 +1,310 @@
+package reminder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/notify"
+	"github.com/apptbridge/apptbridge/store"
+)
+
+// Store is what the worker needs of the store.
+type Store interface {
+	Update(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error
+	ClaimReminders(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*store.Reminder, error)
+	NextReminderDue(ctx context.Context) (time.Time, error)
+	NextExpiry(ctx context.Context) (time.Time, error)
+	DueExpiries(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// Reasons a reminder is skipped or canceled at send time (also metric
+// labels; bounded).
+const (
+	ReasonDailyCap     = "daily cap reached"
+	ReasonTimeChanged  = "appointment time changed"
+	ReasonNotOnLadder  = "appointment not on the reminder ladder"
+	ReasonNotApplied   = "reminder not applied"
+	reasonReplannedRow = "replanned"
+)
+
+// Worker sends reminders when they fall due and expires appointments whose
+// time has come. It sleeps until the earliest due reminder or expiry (a
+// timer, reset when Kick says a plan changed), claims due reminders with a
+// lease, and for each, in one transaction: re-checks the appointment, the
+// outreach window on the send time and the daily cap, applies the REMIND
+// event (QUEUED → REMINDED-1 → REMINDED-2) whose text goes to the outbox
+// in that same transaction, and marks the reminder sent.
+type Worker struct {
+	Store  Store
+	Config Config
+	Owner  string        // lease owner; default a random id
+	Lease  time.Duration // default 1 minute
+	Batch  int           // reminders claimed at once; default 100
+	// MaxSleep is the poll safety net (plans written by another process
+	// do not kick this one); default 30 s.
+	MaxSleep time.Duration
+	Now      func() time.Time
+	Logger   *zap.Logger
+	Metrics  *Metrics
+	// OnSent is called after a commit that queued reminder texts (to
+	// wake the outbox). It must not block.
+	OnSent func()
+
+	once sync.Once
+	kick chan struct{}
+}
+
+func (w *Worker) init() {
+	w.once.Do(func() {
+		w.kick = make(chan struct{}, 1)
+		if w.Owner == "" {
+			w.Owner = "reminder-" + apptbridge.NewEventID()
+		}
+		if w.Lease <= 0 {
+			w.Lease = time.Minute
+		}
+		if w.Batch <= 0 {
+			w.Batch = 100
+		}
+		if w.MaxSleep <= 0 {
+			w.MaxSleep = 30 * time.Second
+		}
+		if w.Now == nil {
+			w.Now = time.Now
+		}
+		if w.Logger == nil {
+			w.Logger = zap.NewNop()
+		}
+	})
+}
+
+// Kick wakes the worker to look at the plans again (one changed). It
+// never blocks.
+func (w *Worker) Kick() {
+	w.init()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run works until ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	w.init()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		n, err := w.RunOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			w.Logger.Error("reminders", zap.Error(err))
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		timer.Reset(w.sleep(ctx))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.kick:
+		case <-timer.C:
+		}
+	}
+}
+
+// sleep is the time until the earliest due reminder or expiry, at most
+// MaxSleep.
+func (w *Worker) sleep(ctx context.Context) time.Duration {
+	d := w.MaxSleep
+	now := w.Now()
+	for _, next := range []func(context.Context) (time.Time, error){w.Store.NextReminderDue, w.Store.NextExpiry} {
+		if t, err := next(ctx); err == nil && !t.IsZero() {
+			d = min(d, max(t.Sub(now), time.Millisecond))
+		}
+	}
+	return d
+}
+
+// RunOnce expires what is due and handles the reminders due now; it
+// returns how many things it did.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	w.init()
+	expired, err := w.expire(ctx)
+	if err != nil {
+		return expired, err
+	}
+	now := w.Now()
+	due, err := w.Store.ClaimReminders(ctx, w.Owner, now, w.Lease, w.Batch)
+	if err != nil {
+		return expired, fmt.Errorf("claim reminders: %w", err)
+	}
+	sent := 0
+	var errs []error
+	for _, r := range due {
+		ok, err := w.handle(ctx, r)
+		switch {
+		case errors.Is(err, store.ErrLeaseLost):
+			w.Logger.Info("reminder replanned while claimed", zap.String("appointment_id", r.AppointmentID),
+				zap.Int("ordinal", r.Ordinal))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("reminder %d of %s: %w", r.Ordinal, r.AppointmentID, err))
+		case ok:
+			sent++
+		}
+	}
+	if sent > 0 && w.OnSent != nil {
+		w.OnSent()
+	}
+	return expired + len(due), errors.Join(errs...)
+}
+
+// expire applies EXPIRE to every active appointment whose time has come.
+func (w *Worker) expire(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		now := w.Now()
+		ids, err := w.Store.DueExpiries(ctx, now, w.Batch)
+		if err != nil {
+			return n, fmt.Errorf("due expiries: %w", err)
+		}
+		if len(ids) == 0 {
+			return n, nil
+		}
+		err = w.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			for _, id := range ids {
+				if _, err := tx.Apply(ctx, &apptbridge.Event{EventID: apptbridge.NewEventID(),
+					EventType: apptbridge.Expire, EventDatetimeUTC: now, AppointmentID: id,
+					Source: &apptbridge.Source{Channel: apptbridge.ChannelSystem, ReceivedAt: now}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("expire: %w", err)
+		}
+		n += len(ids)
+		w.Metrics.expired(len(ids))
+		if len(ids) < w.Batch {
+			return n, nil
+		}
+	}
+}
+
+// handle decides and records one claimed reminder; ok when it was sent.
+func (w *Worker) handle(ctx context.Context, r *store.Reminder) (bool, error) {
+	now := w.Now()
+	var (
+		out     store.Reminder
+		verdict string
+	)
+	err := w.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		out = *r
+		v, err := w.decide(ctx, tx, &out, now)
+		if err != nil {
+			return err
+		}
+		verdict = v
+		out.LeaseOwner, out.LeaseUntil = "", time.Time{}
+		return tx.SaveReminder(ctx, w.Owner, &out)
+	})
+	if err != nil {
+		return false, err
+	}
+	ord := strconv.Itoa(out.Ordinal)
+	switch verdict {
+	case store.ReminderSent:
+		w.Metrics.sent(ord, now.Sub(r.DueAt))
+		w.Logger.Info("reminder sent", zap.String("appointment_id", out.AppointmentID), zap.Int("ordinal", out.Ordinal),
+			zap.Duration("late", now.Sub(r.DueAt)))
+		return true, nil
+	case store.ReminderSkipped, store.ReminderCanceled:
+		w.Metrics.skipped(out.Reason)
+		w.Logger.Info("reminder not sent", zap.String("appointment_id", out.AppointmentID), zap.Int("ordinal", out.Ordinal),
+			zap.String("status", out.Status), zap.String("reason", out.Reason))
+	default:
+		w.Metrics.deferred()
+	}
+	return false, nil
+}
+
+// decide sets r's outcome inside the transaction: sent (REMIND applied,
+// text queued), skipped/canceled with a reason, or still planned with a
+// later DueAt (window closed now, or the daily cap reached today).
+func (w *Worker) decide(ctx context.Context, tx store.Tx, r *store.Reminder, now time.Time) (string, error) {
+	end := func(status, reason string) (string, error) {
+		r.Status, r.Reason = status, reason
+		return status, nil
+	}
+	a, err := tx.Appointment(ctx, r.AppointmentID)
+	if err != nil {
+		return "", err
+	}
+	if a == nil || !a.Disposition.Active() {
+		return end(store.ReminderCanceled, ReasonNotOnLadder)
+	}
+	if !a.AppointmentDatetimeUTC.Equal(r.StartUTC) {
+		return end(store.ReminderCanceled, ReasonTimeChanged)
+	}
+	planned, err := tx.PlannedReminders(ctx, r.AppointmentID)
+	if err != nil {
+		return "", err
+	}
+	var nextDue time.Time
+	for _, p := range planned {
+		if p.Ordinal > r.Ordinal && p.StartUTC.Equal(r.StartUTC) {
+			if !p.DueAt.After(now) {
+				// Catch-up after downtime: both are due, only the later goes.
+				return end(store.ReminderSkipped, ReasonSuperseded)
+			}
+			nextDue = p.DueAt
+		}
+	}
+	due, skip := w.Config.Recheck(r, a, now, nextDue)
+	if skip != "" {
+		return end(store.ReminderSkipped, skip)
+	}
+	if due.After(now) {
+		r.DueAt = due
+		return "deferred", nil
+	}
+	if w.Config.DailyCap > 0 && a.PatientPhone != "" {
+		from, to := w.Config.DayBounds(now, a)
+		n, err := tx.RemindersSentBetween(ctx, a.PatientPhone, from, to)
+		if err != nil {
+			return "", err
+		}
+		if n >= w.Config.DailyCap {
+			open := w.Config.Window.Next(to, notify.Location(a, w.Config.DefaultTZ))
+			if open.Before(a.AppointmentDatetimeUTC) && (nextDue.IsZero() || open.Before(nextDue)) {
+				r.DueAt = open
+				return "deferred", nil
+			}
+			return end(store.ReminderSkipped, ReasonDailyCap)
+		}
+	}
+	res, err := tx.Apply(ctx, &apptbridge.Event{EventID: apptbridge.NewEventID(), EventType: apptbridge.Remind,
+		EventDatetimeUTC: now, AppointmentID: r.AppointmentID,
+		Source: &apptbridge.Source{Channel: apptbridge.ChannelSystem, ReceivedAt: now}})
+	if err != nil {
+		return "", err
+	}
+	if !res.Outcome.Applied {
+		reason := res.Outcome.Reason
+		if reason == "" {
+			reason = ReasonNotApplied
+		}
+		return end(store.ReminderSkipped, reason)
+	}
+	r.SentAt = now
+	return end(store.ReminderSent, "")
+}
