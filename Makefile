@@ -10,7 +10,7 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := $(shell for f in $$(grep -rlE --include='*_test.go' '^func Fuzz' .); do \
 	for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' $$f | cut -d' ' -f2); do echo "$$(dirname $$f):$$t"; done; done | sort -u)
 
-.PHONY: all build run test test-short lint fuzz bench bench-go bench-mllp conformance clean
+.PHONY: all build run test test-short lint fuzz bench bench-go bench-mllp bench-reminders conformance clean
 
 all: build
 
@@ -44,10 +44,15 @@ conformance: build
 
 # Go benchmarks (parse, map, ingest, store) and the MLLP load against
 # `apptbridge serve` with the shared harness's loadgen.
-bench: bench-go bench-mllp
+bench: bench-go bench-mllp bench-reminders
+
+# 1,000,000 scheduled appointments, 10,000 reminders due in one minute
+# (about 3 minutes: the load, then one minute of real time).
+bench-reminders:
+	$(GO) test -run='^$$' -bench=BenchmarkReminders1M -benchtime=1x -timeout 20m ./reminder/
 
 bench-go:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./hl7/ ./mapping/ ./ingest/ ./store/... ./mllp/
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./hl7/ ./mapping/ ./ingest/ ./store/... ./mllp/ ./notify/
 
 bench-mllp: build
 	./scripts/bench-mllp.sh
