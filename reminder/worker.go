@@ -179,12 +179,20 @@ func (w *Worker) expire(ctx context.Context) (int, error) {
 		if len(ids) == 0 {
 			return n, nil
 		}
+		// Only the EXPIREs applied count: another worker may have expired
+		// some of ids in between.
+		applied := 0
 		err = w.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			applied = 0 // the store may run this more than once
 			for _, id := range ids {
-				if _, err := tx.Apply(ctx, &apptbridge.Event{EventID: apptbridge.NewEventID(),
+				res, err := tx.Apply(ctx, &apptbridge.Event{EventID: apptbridge.NewEventID(),
 					EventType: apptbridge.Expire, EventDatetimeUTC: now, AppointmentID: id,
-					Source: &apptbridge.Source{Channel: apptbridge.ChannelSystem, ReceivedAt: now}}); err != nil {
+					Source: &apptbridge.Source{Channel: apptbridge.ChannelSystem, ReceivedAt: now}})
+				if err != nil {
 					return err
+				}
+				if res.Outcome.Applied {
+					applied++
 				}
 			}
 			return nil
@@ -192,8 +200,8 @@ func (w *Worker) expire(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("expire: %w", err)
 		}
-		n += len(ids)
-		w.Metrics.expired(len(ids))
+		n += applied
+		w.Metrics.expired(applied)
 		if len(ids) < w.Batch {
 			return n, nil
 		}

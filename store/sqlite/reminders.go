@@ -64,7 +64,8 @@ func (b *batch) replan(ctx context.Context, cur *apptbridge.Appointment, ev *app
 }
 
 func (b *batch) cancelReminders(ctx context.Context, appointmentID, reason string, now time.Time) error {
-	if _, err := b.exec(ctx, `UPDATE reminders SET status = 'canceled', reason = $1, updated_at = $2
+	if _, err := b.exec(ctx, `UPDATE reminders INDEXED BY reminders_appointment
+		SET status = 'canceled', reason = $1, updated_at = $2
 		WHERE appointment_id = $3 AND status = 'planned'`, reason, us(now), appointmentID); err != nil {
 		return fmt.Errorf("cancel reminders of %s: %w", appointmentID, err)
 	}
@@ -73,8 +74,8 @@ func (b *batch) cancelReminders(ctx context.Context, appointmentID, reason strin
 
 func (t tx) PlannedReminders(ctx context.Context, appointmentID string) ([]*store.Reminder, error) {
 	var out []*store.Reminder
-	err := t.b.query(ctx, `SELECT `+reminderCols+` FROM reminders WHERE appointment_id = $1
-		AND status = 'planned' ORDER BY ordinal`, func(row []driver.Value) error {
+	err := t.b.query(ctx, `SELECT `+reminderCols+` FROM reminders INDEXED BY reminders_appointment
+		WHERE appointment_id = $1 AND status = 'planned' ORDER BY ordinal`, func(row []driver.Value) error {
 		out = append(out, scanReminder(row))
 		return nil
 	}, appointmentID)
@@ -89,7 +90,8 @@ func (t tx) PlannedReminders(ctx context.Context, appointmentID string) ([]*stor
 // and the worker's transaction fails with ErrLeaseLost.
 func (t tx) SaveReminder(ctx context.Context, owner string, r *store.Reminder) error {
 	r.UpdatedAt = t.db.now()
-	n, err := t.b.exec(ctx, `UPDATE reminders SET status = $1, reason = $2, due_at = $3, sent_at = $4,
+	n, err := t.b.exec(ctx, `UPDATE reminders INDEXED BY reminders_appointment
+		SET status = $1, reason = $2, due_at = $3, sent_at = $4,
 		lease_owner = $5, lease_until = $6, updated_at = $7
 		WHERE appointment_id = $8 AND ordinal = $9 AND start_utc = $10 AND status = 'planned' AND lease_owner = $11`,
 		r.Status, r.Reason, us(r.DueAt), us(r.SentAt), r.LeaseOwner, us(r.LeaseUntil), us(r.UpdatedAt),
@@ -117,6 +119,11 @@ func (t tx) RemindersSentBetween(ctx context.Context, phone string, from, to tim
 	return n, nil
 }
 
+// Statements on reminders name their index: without statistics SQLite
+// may pick the partial index reminders_due (whose condition, status =
+// 'planned', the query repeats) over reminders_appointment and walk every
+// planned reminder for one appointment's rows.
+
 // ClaimReminders implements store.Reminders.
 func (db *DB) ClaimReminders(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*store.Reminder, error) {
 	if db.closed.Load() {
@@ -131,7 +138,7 @@ func (db *DB) ClaimReminders(ctx context.Context, owner string, now time.Time, l
 	var seqs []int64
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		out, seqs = out[:0], seqs[:0]
-		err := w.b.query(ctx, `SELECT `+reminderCols+`, seq FROM reminders
+		err := w.b.query(ctx, `SELECT `+reminderCols+`, seq FROM reminders INDEXED BY reminders_due
 			WHERE status = 'planned' AND due_at <= $1 AND (lease_owner = '' OR lease_until <= $2)
 			ORDER BY due_at, seq LIMIT $3`, func(row []driver.Value) error {
 			out = append(out, scanReminder(row[:11]))
@@ -163,7 +170,9 @@ func (db *DB) NextReminderDue(ctx context.Context) (time.Time, error) {
 
 // NextExpiry implements store.Reminders.
 func (db *DB) NextExpiry(ctx context.Context) (time.Time, error) {
-	return db.nextDue(ctx, `SELECT MIN(start_utc) FROM appointments
+	// INDEXED BY: without statistics SQLite prefers appointments_disposition
+	// (every active appointment, then a sort) to the partial index.
+	return db.nextDue(ctx, `SELECT MIN(start_utc) FROM appointments INDEXED BY appointments_active_start
 		WHERE disposition IN ('QUEUED', 'REMINDED-1', 'REMINDED-2') AND start_utc IS NOT NULL`)
 }
 
@@ -172,7 +181,7 @@ func (db *DB) DueExpiries(ctx context.Context, now time.Time, limit int) ([]stri
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: due expiries: %w", store.ErrClosed)
 	}
-	rows, err := db.rdb.QueryContext(ctx, `SELECT appointment_id FROM appointments
+	rows, err := db.rdb.QueryContext(ctx, `SELECT appointment_id FROM appointments INDEXED BY appointments_active_start
 		WHERE disposition IN ('QUEUED', 'REMINDED-1', 'REMINDED-2') AND start_utc <= $1
 		ORDER BY start_utc LIMIT $2`, micros(store.Instant(now)), limit)
 	if err != nil {
