@@ -47,6 +47,8 @@ type Worker struct {
 	Owner  string        // lease owner; default a random id
 	Lease  time.Duration // default 1 minute
 	Batch  int           // reminders claimed at once; default 100
+	// TxBatch is how many reminders one transaction handles; default 50.
+	TxBatch int
 	// MaxSleep is the poll safety net (plans written by another process
 	// do not kick this one); default 30 s.
 	MaxSleep time.Duration
@@ -72,6 +74,9 @@ func (w *Worker) init() {
 		}
 		if w.Batch <= 0 {
 			w.Batch = 100
+		}
+		if w.TxBatch <= 0 {
+			w.TxBatch = 50
 		}
 		if w.MaxSleep <= 0 {
 			w.MaxSleep = 30 * time.Second
@@ -147,24 +152,36 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return expired, fmt.Errorf("claim reminders: %w", err)
 	}
+	claimed := len(due)
+	// Due reminders are handled in transactions of up to TxBatch, in due
+	// order: one commit (one fsync) for many keeps a minute with
+	// thousands of due reminders on time, and the order keeps the daily
+	// cap and catch-up rules deterministic. Should a batch fail as a
+	// whole, its reminders are retried one transaction each, so one bad
+	// reminder cannot hold the others back.
 	sent := 0
 	var errs []error
-	for _, r := range due {
-		ok, err := w.handle(ctx, r)
-		switch {
-		case errors.Is(err, store.ErrLeaseLost):
-			w.Logger.Info("reminder replanned while claimed", zap.String("appointment_id", r.AppointmentID),
-				zap.Int("ordinal", r.Ordinal))
-		case err != nil:
-			errs = append(errs, fmt.Errorf("reminder %d of %s: %w", r.Ordinal, r.AppointmentID, err))
-		case ok:
-			sent++
+	for len(due) > 0 {
+		n := min(len(due), w.TxBatch)
+		part := due[:n]
+		due = due[n:]
+		k, err := w.handleBatch(ctx, part)
+		if err == nil {
+			sent += k
+			continue
+		}
+		for _, r := range part {
+			k, err := w.handleBatch(ctx, []*store.Reminder{r})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reminder %d of %s: %w", r.Ordinal, r.AppointmentID, err))
+			}
+			sent += k
 		}
 	}
 	if sent > 0 && w.OnSent != nil {
 		w.OnSent()
 	}
-	return expired + len(due), errors.Join(errs...)
+	return expired + claimed, errors.Join(errs...)
 }
 
 // expire applies EXPIRE to every active appointment whose time has come.
@@ -208,39 +225,79 @@ func (w *Worker) expire(ctx context.Context) (int, error) {
 	}
 }
 
-// handle decides and records one claimed reminder; ok when it was sent.
-func (w *Worker) handle(ctx context.Context, r *store.Reminder) (bool, error) {
+// handleBatch decides and records claimed reminders in one transaction;
+// it returns how many were sent. A reminder whose lease was lost (a
+// replan or another worker took it) is left alone.
+func (w *Worker) handleBatch(ctx context.Context, rs []*store.Reminder) (int, error) {
 	now := w.Now()
-	var (
+	type result struct {
 		out     store.Reminder
 		verdict string
-	)
+		due     time.Time
+	}
+	var results []result
 	err := w.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = *r
-		v, err := w.decide(ctx, tx, &out, now)
-		if err != nil {
-			return err
+		results = results[:0]
+		for _, r := range rs {
+			held, err := w.stillHeld(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			if !held {
+				results = append(results, result{out: *r, verdict: "lost", due: r.DueAt})
+				continue
+			}
+			out := *r
+			v, err := w.decide(ctx, tx, &out, now)
+			if err != nil {
+				return err
+			}
+			out.LeaseOwner, out.LeaseUntil = "", time.Time{}
+			if err := tx.SaveReminder(ctx, w.Owner, &out); err != nil {
+				return err
+			}
+			results = append(results, result{out: out, verdict: v, due: r.DueAt})
 		}
-		verdict = v
-		out.LeaseOwner, out.LeaseUntil = "", time.Time{}
-		return tx.SaveReminder(ctx, w.Owner, &out)
+		return nil
 	})
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, x := range results {
+		out := x.out
+		switch x.verdict {
+		case store.ReminderSent:
+			sent++
+			w.Metrics.sent(strconv.Itoa(out.Ordinal), now.Sub(x.due))
+			w.Logger.Info("reminder sent", zap.String("appointment_id", out.AppointmentID), zap.Int("ordinal", out.Ordinal),
+				zap.Duration("late", now.Sub(x.due)))
+		case store.ReminderSkipped, store.ReminderCanceled:
+			w.Metrics.skipped(out.Reason)
+			w.Logger.Info("reminder not sent", zap.String("appointment_id", out.AppointmentID), zap.Int("ordinal", out.Ordinal),
+				zap.String("status", out.Status), zap.String("reason", out.Reason))
+		case "lost":
+			w.Logger.Info("reminder replanned while claimed", zap.String("appointment_id", out.AppointmentID),
+				zap.Int("ordinal", out.Ordinal))
+		default:
+			w.Metrics.deferred()
+		}
+	}
+	return sent, nil
+}
+
+// stillHeld reports whether r is still planned, for the same appointment
+// time, and leased by this worker (checked in the transaction that will
+// record it, so nothing can change in between).
+func (w *Worker) stillHeld(ctx context.Context, tx store.Tx, r *store.Reminder) (bool, error) {
+	planned, err := tx.PlannedReminders(ctx, r.AppointmentID)
 	if err != nil {
 		return false, err
 	}
-	ord := strconv.Itoa(out.Ordinal)
-	switch verdict {
-	case store.ReminderSent:
-		w.Metrics.sent(ord, now.Sub(r.DueAt))
-		w.Logger.Info("reminder sent", zap.String("appointment_id", out.AppointmentID), zap.Int("ordinal", out.Ordinal),
-			zap.Duration("late", now.Sub(r.DueAt)))
-		return true, nil
-	case store.ReminderSkipped, store.ReminderCanceled:
-		w.Metrics.skipped(out.Reason)
-		w.Logger.Info("reminder not sent", zap.String("appointment_id", out.AppointmentID), zap.Int("ordinal", out.Ordinal),
-			zap.String("status", out.Status), zap.String("reason", out.Reason))
-	default:
-		w.Metrics.deferred()
+	for _, p := range planned {
+		if p.Ordinal == r.Ordinal && p.StartUTC.Equal(r.StartUTC) && p.LeaseOwner == w.Owner {
+			return true, nil
+		}
 	}
 	return false, nil
 }
