@@ -4,11 +4,11 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/internal/fakeclock"
 	"github.com/apptbridge/apptbridge/notify"
 	"github.com/apptbridge/apptbridge/notify/twilio"
 	"github.com/apptbridge/apptbridge/notify/twilio/twiliotest"
@@ -22,23 +22,8 @@ const (
 	from    = "+15005550006"
 )
 
-// clock is a fake clock shared by the store and the worker.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the shared fake clock.
+type clock = fakeclock.Clock
 
 type rig struct {
 	db  *sqlite.DB
@@ -56,7 +41,7 @@ func newRig(t testing.TB) *rig {
 	// real clock, and reconciliation looks for messages created since the
 	// text was (by our clock).
 	y, m, d := time.Now().In(ny).AddDate(0, 0, -1).Date()
-	clk := &clock{t: time.Date(y, m, d, 10, 0, 0, 0, ny).UTC()}
+	clk := fakeclock.New(time.Date(y, m, d, 10, 0, 0, 0, ny).UTC())
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

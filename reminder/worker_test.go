@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,38 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/internal/fakeclock"
 	"github.com/apptbridge/apptbridge/reminder"
 	"github.com/apptbridge/apptbridge/store"
 	"github.com/apptbridge/apptbridge/store/sqlite"
 )
 
-// clock is a fake clock shared by the store (sqlite.Options.Now) and the
-// worker.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock to t (never backwards).
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	if t.After(c.t) {
-		c.t = t
-	}
-	c.mu.Unlock()
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the fake clock shared by the store and the code under test.
+type clock = fakeclock.Clock
 
 func load(t testing.TB, name string) *time.Location {
 	t.Helper()
@@ -81,7 +56,7 @@ type rig struct {
 
 func newRig(t testing.TB, cfg reminder.Config, start time.Time) *rig {
 	t.Helper()
-	clk := &clock{t: start.UTC()}
+	clk := fakeclock.New(start.UTC())
 	reg := prometheus.NewRegistry()
 	m := reminder.NewMetrics(reg)
 	r := &rig{t: t, clk: clk, cfg: cfg, reg: reg}

@@ -11,12 +11,12 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/internal/fakeclock"
 	"github.com/apptbridge/apptbridge/mapping"
 	"github.com/apptbridge/apptbridge/notify"
 	"github.com/apptbridge/apptbridge/notify/twilio"
@@ -38,22 +38,8 @@ const (
 // are upcoming.
 var t0 = time.Date(2026, 11, 27, 14, 3, 0, 0, time.UTC)
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the fake clock shared by the store and the code under test.
+type clock = fakeclock.Clock
 
 // countingStore is the real store with a counter of calls that may write:
 // a rejected webhook must make none.
@@ -147,7 +133,7 @@ type harness struct {
 
 func newHarness(t testing.TB, o options) *harness {
 	t.Helper()
-	clk := &clock{t: t0}
+	clk := fakeclock.New(t0)
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "apptbridge.db"), sqlite.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -209,7 +209,7 @@ func TestTwilioSMSMutants(t *testing.T) {
 	}
 
 	// The same tampering on the status callback.
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	h.postEvent(simEvent("MODIFIED", "20000", "1000", patientPhone, "2026-12-01T15:00:00"))
 	sent := h.markSent(store.TwilioQueued)
 	if len(sent) == 0 || sent[0].SID == "" {
@@ -490,7 +490,7 @@ func TestTwilioOptOutAndBackIn(t *testing.T) {
 	h.book("20000", "1000", patientPhone, "2026-12-01T15:00:00")
 	h.markSent(store.TextSandbox)
 
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	h.inbound(tw, patientPhone, "Stop please")
 	if a := h.appointment("20000"); a.Disposition != apptbridge.DispOptedOut {
 		t.Fatalf("after STOP: %s", a.Disposition)
@@ -504,7 +504,7 @@ func TestTwilioOptOutAndBackIn(t *testing.T) {
 		t.Errorf("requests while opted out: %+v", reqs)
 	}
 
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	h.inbound(tw, patientPhone, "START")
 	if a := h.appointment("20000"); a.Disposition != apptbridge.DispQueued {
 		t.Errorf("after START: %s, want QUEUED (the ladder state)", a.Disposition)
@@ -548,7 +548,7 @@ func TestTwilioNotUnderstoodOncePerDay(t *testing.T) {
 		return countKind(h.texts(store.TextFilter{Phone: patientPhone}), store.DirOut, apptbridge.TextNotUnderstood)
 	}
 	h.inbound(tw, patientPhone, "what is this")
-	h.clock.Advance(3 * time.Hour)
+	h.clock.Add(3 * time.Hour)
 	h.inbound(tw, patientPhone, "hello??")
 	if n := notUnderstood(); n != 1 {
 		t.Errorf("%d not-understood texts after two unknown replies in a day, want 1", n)
@@ -560,7 +560,7 @@ func TestTwilioNotUnderstoodOncePerDay(t *testing.T) {
 		t.Errorf("requests %+v", reqs)
 	}
 	// A day later, one more.
-	h.clock.Advance(24 * time.Hour)
+	h.clock.Add(24 * time.Hour)
 	h.inbound(tw, patientPhone, "hmm")
 	if n := notUnderstood(); n != 2 {
 		t.Errorf("%d not-understood texts a day later, want 2", n)
@@ -575,11 +575,11 @@ func TestTwilioCorrelation(t *testing.T) {
 	// A is sooner, B later: a first-upcoming rule would pick A.
 	h.book("A", "1000", patientPhone, "2026-12-01T15:00:00")
 	h.markSent(store.TextSandbox)
-	h.clock.Advance(time.Hour)
+	h.clock.Add(time.Hour)
 	h.book("B", "1000", patientPhone, "2026-12-08T15:00:00")
 	h.markSent(store.TextSandbox)
 
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	h.inbound(tw, patientPhone, "CONFIRM APPT")
 	reqs := h.requests(store.RequestFilter{})
 	if len(reqs) != 1 || reqs[0].AppointmentID != "B" {
@@ -590,7 +590,7 @@ func TestTwilioCorrelation(t *testing.T) {
 	}
 
 	// A text about A that asks for a reply goes out later: replies go to A.
-	h.clock.Advance(time.Hour)
+	h.clock.Add(time.Hour)
 	mod := simEvent("MODIFIED", "A", "1000", patientPhone, "2026-12-01T15:00:00")
 	mod["event_datetime_utc"] = h.clock.Now().Format(time.RFC3339)
 	mod["appointment_location"] = "Atlantic Primary Care"
@@ -598,7 +598,7 @@ func TestTwilioCorrelation(t *testing.T) {
 		t.Fatalf("MODIFIED: %v", out)
 	}
 	h.markSent(store.TextSandbox)
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	h.inbound(tw, patientPhone, "CANCEL APPT")
 	reqs = h.requests(store.RequestFilter{})
 	if len(reqs) != 2 || reqs[1].AppointmentID != "A" || reqs[1].Type != apptbridge.Cancel {
@@ -608,7 +608,7 @@ func TestTwilioCorrelation(t *testing.T) {
 	// A text that does not ask (the receipts) changes nothing: a confirm
 	// still goes to A.
 	h.markSent(store.TextSandbox)
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	h.inbound(tw, patientPhone, "C")
 	reqs = h.requests(store.RequestFilter{})
 	if len(reqs) != 3 || reqs[2].AppointmentID != "A" {
@@ -719,10 +719,10 @@ func TestTwilioCorrelationUpcomingOnly(t *testing.T) {
 	h, tw := newTwilioHarness(t)
 	h.book("B", "1000", patientPhone, "2026-12-08T15:00:00")
 	h.markSent(store.TextSandbox)
-	h.clock.Advance(time.Hour)
+	h.clock.Add(time.Hour)
 	h.book("A", "1000", patientPhone, "2026-11-27T10:00:00") // 17:00Z today
 	h.markSent(store.TextSandbox)
-	h.clock.Advance(4 * time.Hour) // 19:03Z: A has started, not yet expired
+	h.clock.Add(4 * time.Hour) // 19:03Z: A has started, not yet expired
 	if a := h.appointment("A"); a.Disposition != apptbridge.DispQueued {
 		t.Fatalf("A %s", a.Disposition)
 	}
