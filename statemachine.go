@@ -23,6 +23,10 @@ const (
 	TextHelp          TextKind = "help"           // answer to HELP/INFO
 	TextNotUnderstood TextKind = "not-understood" // answer to an unknown reply, once a day per phone
 	TextReply         TextKind = "reply"          // an inbound text from a patient
+	// TextLoginCode is the administrator's sign-in code: its body is
+	// written when it is queued (no template), and cleared once Twilio
+	// has it (kept in the SMS sandbox, whose phone simulator shows it).
+	TextLoginCode TextKind = "login-code"
 )
 
 // AsksReply reports whether a text of kind k asks the patient to answer
@@ -39,7 +43,7 @@ func (k TextKind) AsksReply() bool {
 // message (sent at once, even outside the outreach window).
 func (k TextKind) Immediate() bool {
 	switch k {
-	case TextConfirmReceipt, TextCancelReceipt, TextOptedIn, TextHelp, TextNotUnderstood:
+	case TextConfirmReceipt, TextCancelReceipt, TextOptedIn, TextHelp, TextNotUnderstood, TextLoginCode:
 		return true
 	}
 	return false

@@ -29,6 +29,8 @@ import (
 	"github.com/apptbridge/apptbridge/reminder"
 	"github.com/apptbridge/apptbridge/store"
 	"github.com/apptbridge/apptbridge/store/sqlite"
+	"github.com/apptbridge/apptbridge/web"
+	"github.com/apptbridge/apptbridge/web/admin"
 )
 
 // Options are the process-level dependencies of an App.
@@ -52,6 +54,8 @@ type App struct {
 	pat  *patients
 	mllp *mllp.Server
 	http *http.Server
+	// admin is the admin page's sign-in.
+	admin *web.AuthConfig
 
 	mllpLn, httpLn net.Listener
 	ready          atomic.Bool
@@ -114,6 +118,10 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	} else if n > 0 {
 		a.log.Info("released outbox leases of the previous run", zap.Int("rows", n))
 	}
+	if a.admin, err = adminAuth(ctx, cfg, db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if a.pat, err = a.newPatients(cfg, mapper); err != nil {
 		db.Close()
 		return nil, err
@@ -155,7 +163,7 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		ErrorLog:       zap.NewStdLog(a.log.Named("mllp")),
 	}
 	a.http = &http.Server{
-		Handler:           a.routes(),
+		Handler:           securityHeaders(a.routes()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -363,6 +371,8 @@ func (a *App) frameError(err error) {
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	a.pat.register(mux)
+	mux.Handle("GET /{$}", admin.Handler())
+	mux.Handle("GET /assets/", admin.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

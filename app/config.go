@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/apptbridge/apptbridge/auth"
 )
 
 // Var documents one configuration variable. The README's table is
@@ -58,9 +60,10 @@ var Vars = []Var{
 	{"TWILIO_MESSAGING_SERVICE_SID", "", "sender messaging service (instead of a number)", false},
 	{"TWILIO_API_BASE_URL", "", "Twilio API base URL override (tests, gateways)", false},
 	{"PUBLIC_BASE_URL", "", "public URL of this service (webhook signatures)", false},
-	{"APPLICATION_PASSWORD", "", "admin page password", true},
+	{"APPLICATION_PASSWORD", "", "admin page password (hashed with argon2id at start; sign-in is off without it or a hash)", true},
+	{"APPLICATION_PASSWORD_HASH", "", "admin page password as an argon2id PHC hash (apptbridge hash-password), instead of APPLICATION_PASSWORD", true},
 	{"SALT", "", "mixed into the token key; changing it ends every session", true},
-	{"ADMINISTRATOR_PHONE_NUMBER", "", "phone that receives admin login codes", false},
+	{"ADMINISTRATOR_PHONE_NUMBER", "", "phone that receives admin sign-in codes (SMS sandbox default: +15005550006)", false},
 	{"AWS_REGION", "", "AWS region for the S3 archive", false},
 	{"S3_BUCKET", "", "S3 archive bucket (optional)", false},
 	{"S3_ENDPOINT", "", "S3-compatible endpoint (path-style)", false},
@@ -113,6 +116,7 @@ type Config struct {
 	TwilioAuthToken                     Secret
 	PublicBaseURL                       string
 	ApplicationPassword                 Secret
+	ApplicationPasswordHash             Secret
 	Salt                                Secret
 	AdministratorPhone                  string
 	AWSRegion, S3Bucket, S3Endpoint     string
@@ -147,6 +151,23 @@ func (s Secret) Value() string { return string(s) }
 // credentials).
 func (c Config) SandboxSMS() bool {
 	return c.TwilioAccountSID == "" || c.TwilioAuthToken == ""
+}
+
+// LoginEnabled reports whether the admin page can be signed in to.
+func (c Config) LoginEnabled() bool {
+	return c.ApplicationPassword != "" || c.ApplicationPasswordHash != ""
+}
+
+// SandboxAdminPhone receives sign-in codes in the SMS sandbox when no
+// ADMINISTRATOR_PHONE_NUMBER is set (Twilio's test number "valid").
+const SandboxAdminPhone = "+15005550006"
+
+// AdminPhone is where sign-in codes go.
+func (c Config) AdminPhone() string {
+	if c.AdministratorPhone == "" && c.SandboxSMS() {
+		return SandboxAdminPhone
+	}
+	return c.AdministratorPhone
 }
 
 // Load reads the configuration through getenv (os.Getenv in production),
@@ -213,6 +234,7 @@ func Load(getenv func(string) string) (Config, []error) {
 		TwilioAPIBaseURL:          get("TWILIO_API_BASE_URL"),
 		PublicBaseURL:             get("PUBLIC_BASE_URL"),
 		ApplicationPassword:       Secret(get("APPLICATION_PASSWORD")),
+		ApplicationPasswordHash:   Secret(get("APPLICATION_PASSWORD_HASH")),
 		Salt:                      Secret(get("SALT")),
 		AdministratorPhone:        get("ADMINISTRATOR_PHONE_NUMBER"),
 		AWSRegion:                 get("AWS_REGION"),
@@ -316,6 +338,17 @@ func (c Config) validate() []error {
 	}
 	if c.AdministratorPhone != "" && !isE164(c.AdministratorPhone) {
 		add("ADMINISTRATOR_PHONE_NUMBER: must be E.164 like +13125550199")
+	}
+	if c.ApplicationPassword != "" && c.ApplicationPasswordHash != "" {
+		add("APPLICATION_PASSWORD and APPLICATION_PASSWORD_HASH: set one, not both")
+	}
+	if c.ApplicationPasswordHash != "" {
+		if _, err := auth.ParsePasswordHash(c.ApplicationPasswordHash.Value()); err != nil {
+			add("APPLICATION_PASSWORD_HASH: %v", err)
+		}
+	}
+	if c.LoginEnabled() && !c.SandboxSMS() && c.AdministratorPhone == "" {
+		add("ADMINISTRATOR_PHONE_NUMBER: needed for admin sign-in codes when texts are real (APPLICATION_PASSWORD is set)")
 	}
 	if c.CustomerCode != "" {
 		for _, r := range c.CustomerCode {

@@ -282,7 +282,10 @@ func (w *Worker) check(ctx context.Context, tx store.Tx, t *store.Text, now time
 			return verdictDeferred, nil
 		}
 	}
-	if t.Attempts == 0 || t.Body == "" {
+	if t.Kind == apptbridge.TextLoginCode && t.Body == "" {
+		return cancel(ReasonRender) // its body is written when queued
+	}
+	if t.Kind != apptbridge.TextLoginCode && (t.Attempts == 0 || t.Body == "") {
 		a := snap
 		if a == nil {
 			a = &apptbridge.Appointment{}
@@ -437,6 +440,11 @@ func (w *Worker) sent(ctx context.Context, t *store.Text, msg *twilio.Message, n
 		t.Status = store.TwilioQueued
 	}
 	t.LeaseOwner, t.LeaseUntil = "", time.Time{}
+	if t.Kind == apptbridge.TextLoginCode {
+		// Twilio has it: the code need not be kept (only its hash is
+		// checked), and nothing will reconcile this text again.
+		t.Body = RedactedLoginCode
+	}
 	if err := w.Store.SaveText(ctx, w.Owner, t); err != nil {
 		// Twilio has it; our record does not. The row stays
 		// "attempting" and is reconciled (found, not resent) later.
@@ -447,6 +455,9 @@ func (w *Worker) sent(ctx context.Context, t *store.Text, msg *twilio.Message, n
 		zap.String("appointment_id", t.AppointmentID), zap.String("kind", string(t.Kind)))
 	return nil
 }
+
+// RedactedLoginCode replaces a sign-in code's body once Twilio has it.
+const RedactedLoginCode = "(sign-in code, removed once sent)"
 
 // reconcile looks for a text already created by an earlier attempt. done
 // is true when it found one (and recorded it).

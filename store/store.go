@@ -168,6 +168,9 @@ type Store interface {
 	Outbox
 	// Reminders: plans and expiries (reminders.go).
 	Reminders
+	// Admin: secrets, sign-in codes, sessions, audit log, dashboard
+	// (admin.go).
+	Admin
 
 	// Ping checks that the store can serve (for /readyz).
 	Ping(ctx context.Context) error

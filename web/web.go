@@ -54,10 +54,19 @@ type Config struct {
 	// DefaultCountry reads phone numbers typed in the simulator.
 	DefaultCountry string
 	// Kick wakes the outbox and EHR workers after a commit.
-	Kick    func()
-	Logger  *zap.Logger
-	Metrics *notify.Metrics
-	Now     func() time.Time
+	Kick func()
+	// Auth is the admin sign-in; nil turns it off.
+	Auth *AuthConfig
+	// MLLPAddr is the MLLP listener's address (shown on the dashboard).
+	MLLPAddr string
+	// Simulate sends an HL7 message to this service's own MLLP listener
+	// and returns the ACK (the admin page's event simulator).
+	Simulate func(ctx context.Context, msg []byte) ([]byte, error)
+	// DefaultTimezone reads simulated times without a zone.
+	DefaultTimezone string
+	Logger          *zap.Logger
+	Metrics         *notify.Metrics
+	Now             func() time.Time
 }
 
 // API serves the HTTP endpoints.
@@ -93,13 +102,36 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.Handle("GET /v1/sandbox/texts", a.auth(a.sandboxTexts))
 		mux.Handle("POST /v1/sandbox/sms", a.auth(a.sandboxSMS))
 	}
+	// The admin page's sign-in and API (admin.go, auth.go, export.go,
+	// simulate.go).
+	mux.HandleFunc("GET /auth/config", a.authConfig)
+	mux.HandleFunc("POST /auth/login", a.login)
+	mux.HandleFunc("POST /auth/mfa", a.mfa)
+	mux.HandleFunc("POST /auth/refresh", a.refresh)
+	mux.HandleFunc("POST /auth/logout", a.logout)
+	mux.Handle("GET /v1/stats", a.auth(a.stats))
+	mux.Handle("GET /v1/audit", a.auth(a.auditLog))
+	mux.Handle("GET /v1/export/{name}", a.auth(a.export))
+	mux.Handle("POST /v1/simulate/event", a.auth(a.simulateEvent))
 }
+
+// Principal kinds.
+const (
+	PrincipalToken = "token" // an API token (apptbridge token create)
+	PrincipalAdmin = "admin" // a signed-in administrator (app token)
+)
 
 // Principal is who made an API call.
 type Principal struct {
-	Kind string // "token"
-	Name string // the token's name
+	Kind string // PrincipalToken or PrincipalAdmin
+	Name string // the token's name, or the admin session's id
 }
+
+// Admin reports whether the caller is a signed-in administrator.
+func (p Principal) Admin() bool { return p.Kind == PrincipalAdmin }
+
+// Actor names the caller in the audit log.
+func (p Principal) Actor() string { return p.Kind + ":" + p.Name }
 
 type principalKey struct{}
 
@@ -109,29 +141,36 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// auth requires a bearer API token (apptbridge token create).
+// auth requires a bearer API token (apptbridge token create) or an admin
+// app token with an open session.
 func (a *API) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		tok = strings.TrimSpace(tok)
-		if !ok || tok == "" {
+		tok, ok := bearer(r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="apptbridge"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer API token is required", nil)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer API token or admin token is required", nil)
 			return
 		}
-		t, err := a.cfg.Store.TokenByHash(r.Context(), HashToken(tok))
-		if err != nil {
-			if apptbridge.ErrorCode(err) != apptbridge.ENOTFOUND {
-				a.log.Error("api: token lookup", zap.Error(err))
-				writeError(w, http.StatusInternalServerError, "internal", "token lookup failed", nil)
+		var p Principal
+		if strings.HasPrefix(tok, TokenPrefix) {
+			t, err := a.cfg.Store.TokenByHash(r.Context(), HashToken(tok))
+			if err != nil {
+				if apptbridge.ErrorCode(err) != apptbridge.ENOTFOUND {
+					a.internal(w, "token lookup", err)
+					return
+				}
+				unauthorized(w, "unknown or revoked API token")
 				return
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="apptbridge", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown or revoked API token", nil)
-			return
+			p = Principal{Kind: PrincipalToken, Name: t.Name}
+		} else {
+			sess, ok := a.sessionOf(w, r, tok, r.Header.Get(pollHeader) == "")
+			if !ok {
+				return
+			}
+			p = Principal{Kind: PrincipalAdmin, Name: sess.ID}
 		}
-		ctx := context.WithValue(r.Context(), principalKey{}, Principal{Kind: "token", Name: t.Name})
-		h(w, r.WithContext(ctx))
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
 
@@ -256,6 +295,9 @@ type appointmentJSON struct {
 	History  []historyJSON `json:"history"`
 	Texts    []textJSON    `json:"texts"`
 	Requests []requestJSON `json:"requests"`
+	// For an administrator only (the admin page's timeline).
+	Reminders []reminderJSON `json:"reminders,omitempty"`
+	HL7In     []inboundJSON  `json:"hl7_in,omitempty"`
 }
 
 type historyJSON struct {
@@ -358,12 +400,20 @@ func (a *API) getAppointment(w http.ResponseWriter, r *http.Request) {
 		}
 		out.History = append(out.History, j)
 	}
-	// Texts oldest first, like the history.
+	p, _ := PrincipalFrom(ctx)
+	// Texts oldest first, like the history; bodies for an administrator.
 	for i := len(texts) - 1; i >= 0; i-- {
-		out.Texts = append(out.Texts, toText(texts[i], false))
+		out.Texts = append(out.Texts, toText(texts[i], p.Admin()))
 	}
 	for _, q := range reqs {
 		out.Requests = append(out.Requests, toRequest(q))
+	}
+	if p.Admin() {
+		if err := a.adminDetail(ctx, id, &out); err != nil {
+			a.internal(w, "load timeline", err)
+			return
+		}
+		a.auditAs(r, "view.appointment", id, "")
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -471,7 +521,8 @@ func (a *API) retryRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := PrincipalFrom(r.Context())
-	a.log.Info("dead letter retried", zap.String("request_id", id), zap.String("by", p.Name))
+	a.log.Info("dead letter retried", zap.String("request_id", id), zap.String("by", p.Actor()))
+	a.auditAs(r, "retry", id, "dead letter back to pending")
 	a.cfg.Kick()
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "status": store.RequestPending})
 }

@@ -29,6 +29,7 @@ Usage:
   apptbridge check [--env-file F] [--list]
   apptbridge conformance [DIR]
   apptbridge token create [--env-file F] [--data-dir D] NAME
+  apptbridge hash-password < FILE      (argon2id hash for APPLICATION_PASSWORD_HASH)
   apptbridge twilio-sim --listen ADDR [--account AC… --token T] [--verbose]
   apptbridge version
 
@@ -62,6 +63,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(rest, stdout, stderr)
 	case "token":
 		return cmdToken(ctx, rest, stdout, stderr)
+	case "hash-password":
+		return cmdHashPassword(rest, stdin, stdout, stderr)
 	case "twilio-sim":
 		return cmdTwilioSim(ctx, rest, stdout, stderr)
 	case "conformance":

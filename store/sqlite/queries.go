@@ -79,11 +79,23 @@ func (db *DB) History(ctx context.Context, id string) ([]store.HistoryEntry, err
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: history: %w", store.ErrClosed)
 	}
-	rows, err := db.rdb.QueryContext(ctx, `SELECT seq, event, applied, reason, from_disposition,
-		to_disposition, text_kind, suppressed, recorded_at
-		FROM events WHERE appointment_id = $1 ORDER BY seq`, id)
+	out, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE appointment_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: history %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// historyCols are the events columns history decodes.
+const historyCols = `seq, event, applied, reason, from_disposition, to_disposition, text_kind, suppressed,
+	recorded_at`
+
+// history runs q, a query of historyCols, on the read pool and decodes its
+// rows (an empty, non-nil slice when there are none).
+func (db *DB) history(ctx context.Context, q string, args ...any) ([]store.HistoryEntry, error) {
+	rows, err := db.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := []store.HistoryEntry{}
@@ -96,10 +108,10 @@ func (db *DB) History(ctx context.Context, id string) ([]store.HistoryEntry, err
 		)
 		if err := rows.Scan(&h.Seq, &ev, &h.Applied, &h.Reason, &from, &to, &text,
 			&h.Suppressed, &recordedMicros); err != nil {
-			return nil, fmt.Errorf("sqlite: history %s: %w", id, err)
+			return nil, err
 		}
 		if err := json.Unmarshal([]byte(ev), &h.Event); err != nil {
-			return nil, fmt.Errorf("sqlite: history %s: decode event: %w", id, err)
+			return nil, fmt.Errorf("decode event of seq %d: %w", h.Seq, err)
 		}
 		h.From = apptbridge.Disposition(from)
 		h.To = apptbridge.Disposition(to)
@@ -108,7 +120,7 @@ func (db *DB) History(ctx context.Context, id string) ([]store.HistoryEntry, err
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: history %s: %w", id, err)
+		return nil, err
 	}
 	return out, nil
 }

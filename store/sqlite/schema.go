@@ -195,6 +195,58 @@ var migrations = []string{
 	CREATE INDEX reminders_appointment ON reminders (appointment_id, seq);
 	CREATE INDEX appointments_active_start ON appointments (start_utc)
 		WHERE disposition IN ('QUEUED', 'REMINDED-1', 'REMINDED-2');`,
+
+	// 5: the admin page: persisted secrets, sign-in codes (hashed),
+	// sessions, and the append-only, hash-chained audit log (triggers
+	// refuse every UPDATE and DELETE). The partial indexes serve the
+	// dashboard's 24-hour counts without scanning texts and reminders, and
+	// the timeline's inbound messages of an appointment (by event id)
+	// without scanning inbound; messages without an event stay out of it.
+	`CREATE TABLE secrets (
+		name       TEXT   NOT NULL PRIMARY KEY,
+		value      BLOB   NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+
+	CREATE TABLE login_codes (
+		id         TEXT    NOT NULL PRIMARY KEY,
+		hash       BLOB    NOT NULL,
+		expires_at BIGINT  NOT NULL,
+		max_tries  INTEGER NOT NULL,
+		wrong      INTEGER NOT NULL,
+		used_at    BIGINT  NOT NULL,
+		created_at BIGINT  NOT NULL
+	);
+
+	CREATE TABLE admin_sessions (
+		id           TEXT   NOT NULL PRIMARY KEY,
+		created_at   BIGINT NOT NULL,
+		last_seen_at BIGINT NOT NULL,
+		expires_at   BIGINT NOT NULL,
+		ended_at     BIGINT NOT NULL,
+		end_reason   TEXT   NOT NULL
+	);
+
+	CREATE TABLE audit_log (
+		seq       INTEGER PRIMARY KEY,
+		at        BIGINT  NOT NULL,
+		actor     TEXT    NOT NULL,
+		action    TEXT    NOT NULL,
+		target    TEXT    NOT NULL,
+		detail    TEXT    NOT NULL,
+		remote_ip TEXT    NOT NULL,
+		prev_hash BLOB    NOT NULL,
+		hash      BLOB    NOT NULL
+	);
+	CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+		BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+	CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+		BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+	CREATE INDEX inbound_event_id ON inbound (event_id) WHERE event_id <> '';
+	CREATE INDEX texts_sent_at ON texts (sent_at) WHERE sent_at > 0;
+	CREATE INDEX texts_failed ON texts (updated_at) WHERE status IN ('failed', 'undelivered');
+	CREATE INDEX reminders_done ON reminders (updated_at, status) WHERE status IN ('sent', 'skipped');`,
 }
 
 // migrate brings the database to the latest schema version. It is idempotent and safe

@@ -68,6 +68,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OutboxQueueStats", testOutboxQueueStats},
 		{"OutboxTokens", testOutboxTokens},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
+		{"AdminSecret", testAdminSecret},
+		{"AdminLoginCodes", testAdminLoginCodes},
+		{"AdminSessions", testAdminSessions},
+		{"AdminAudit", testAdminAudit},
+		{"AdminStats", testAdminStats},
+		{"AdminInboundOf", testAdminInboundOf},
+		{"AdminHistorySince", testAdminHistorySince},
+		{"AdminClosed", testAdminClosed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
