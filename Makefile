@@ -10,7 +10,7 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := $(shell for f in $$(grep -rlE --include='*_test.go' '^func Fuzz' .); do \
 	for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' $$f | cut -d' ' -f2); do echo "$$(dirname $$f):$$t"; done; done | sort -u)
 
-.PHONY: all build run test test-short lint fuzz bench bench-go bench-mllp bench-reminders conformance clean
+.PHONY: all build run test test-short lint fuzz bench bench-go bench-mllp bench-reminders conformance check-ops clean
 
 all: build
 
@@ -20,7 +20,7 @@ build:
 run: build
 	./$(BIN) serve
 
-test: lint build
+test: lint build check-ops
 	$(GO) test -race -count=1 -timeout 20m ./...
 	./$(BIN) conformance
 
@@ -41,6 +41,12 @@ fuzz:
 
 conformance: build
 	./$(BIN) conformance
+
+# The operations kit (deploy/, Dockerfile) against the code and a running
+# `serve`: promtool lint of /metrics, alert rules and their unit tests, the
+# Prometheus config, the Grafana dashboard, metric names (scripts/check-ops.sh).
+check-ops: build
+	APPTBRIDGE_BIN=$(BIN) ./scripts/check-ops.sh
 
 # Go benchmarks (parse, map, ingest, store) and the MLLP load against
 # `apptbridge serve` with the shared harness's loadgen.
