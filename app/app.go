@@ -264,6 +264,9 @@ func (a *App) Start(ctx context.Context) error {
 	if a.cfg.SandboxSMS() {
 		a.log.Info("SMS sandbox: no Twilio credentials are set, so no text is sent to any phone; texts are kept and shown by GET /v1/sandbox/texts")
 	}
+	if !a.cfg.LoginEnabled() {
+		a.log.Info("admin page: sign-in is off until APPLICATION_PASSWORD (or APPLICATION_PASSWORD_HASH) is set")
+	}
 	if a.pat.ehr == nil {
 		a.log.Info("no EHR_MLLP_ADDR or EHR_WEBHOOK_URL: patient requests are recorded and wait until an EHR is configured")
 	}

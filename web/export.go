@@ -30,6 +30,9 @@ import (
 
 const exportPage = 500
 
+// exportPageTimeout is how long writing one page of an export may take.
+const exportPageTimeout = 30 * time.Second
+
 // historyExtra are a history row's keys before the event's own.
 var historyExtra = []string{"seq", "recorded_at", "applied", "reason", "from", "disposition", "text", "suppressed"}
 
@@ -116,6 +119,10 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) {
 		what, a.cfg.Now().UTC().Format("20060102"), format))
 	bw := bufio.NewWriterSize(w, 64<<10)
 	out := newRowWriter(bw, format)
+	// The server's write timeout is for ordinary answers; an export of a
+	// million appointments takes longer, so each page extends it.
+	rc := http.NewResponseController(w)
+	out.extend = func() { rc.SetWriteDeadline(time.Now().Add(exportPageTimeout)) }
 	var rows int
 	var err error
 	if what == "state" {
@@ -143,6 +150,7 @@ func (a *API) exportState(r *http.Request, out *rowWriter, from, to time.Time) (
 	n := 0
 	f := store.Filter{From: from, To: to, Limit: exportPage}
 	for {
+		out.extend()
 		list, err := a.cfg.Store.Appointments(r.Context(), f)
 		if err != nil {
 			return n, err
@@ -182,6 +190,7 @@ func (a *API) exportHistory(r *http.Request, out *rowWriter, from, to time.Time)
 	n := 0
 	var after int64
 	for {
+		out.extend()
 		list, err := a.cfg.Store.HistorySince(r.Context(), after, exportPage)
 		if err != nil {
 			return n, err
@@ -216,13 +225,14 @@ func (a *API) exportHistory(r *http.Request, out *rowWriter, from, to time.Time)
 
 // rowWriter writes JSON objects as NDJSON lines or CSV rows.
 type rowWriter struct {
+	extend func() // called before each page
 	w      *bufio.Writer
 	csv    *csv.Writer // nil for NDJSON
 	record []string
 }
 
 func newRowWriter(w *bufio.Writer, format string) *rowWriter {
-	rw := &rowWriter{w: w}
+	rw := &rowWriter{w: w, extend: func() {}}
 	if format == "csv" {
 		rw.csv = csv.NewWriter(w)
 	}
