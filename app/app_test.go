@@ -216,6 +216,35 @@ func TestConfigCheckListsEveryProblem(t *testing.T) {
 	if len(errs) != 0 {
 		t.Errorf("0000 turns the second reminder off, got %v", errs)
 	}
+	// Admin sign-in settings: each problem named, never the value.
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"APPLICATION_PASSWORD": "short"}, "APPLICATION_PASSWORD: use at least 12"},
+		{map[string]string{"APPLICATION_PASSWORD": "correct horse battery", "APPLICATION_PASSWORD_HASH": "$argon2id$x"}, "set one, not both"},
+		{map[string]string{"APPLICATION_PASSWORD_HASH": "$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA"}, "APPLICATION_PASSWORD_HASH:"},
+		{map[string]string{"APPLICATION_PASSWORD": "correct horse battery", "TWILIO_ACCOUNT_SID": "AC1",
+			"TWILIO_AUTH_TOKEN": "abc", "TWILIO_PHONE_NUMBER": "+13125550100"}, "ADMINISTRATOR_PHONE_NUMBER: needed"},
+		{map[string]string{"ADMINISTRATOR_PHONE_NUMBER": "312-555-0100"}, "ADMINISTRATOR_PHONE_NUMBER: must be E.164"},
+	} {
+		_, errs := Load(func(k string) string { return c.env[k] })
+		text := ""
+		for _, e := range errs {
+			text += e.Error() + "\n"
+		}
+		if !strings.Contains(text, c.want) {
+			t.Errorf("%v: want a problem %q in:\n%s", c.env, c.want, text)
+		}
+		if strings.Contains(text, "correct horse") || strings.Contains(text, "c2FsdA") {
+			t.Errorf("%v: a problem echoes the secret:\n%s", c.env, text)
+		}
+	}
+	if cfg, errs := Load(func(k string) string {
+		return map[string]string{"APPLICATION_PASSWORD": "correct horse battery"}[k]
+	}); len(errs) != 0 || !cfg.LoginEnabled() || cfg.AdminPhone() != SandboxAdminPhone {
+		t.Errorf("sandbox sign-in: %v, enabled %v, phone %q", errs, cfg.LoginEnabled(), cfg.AdminPhone())
+	}
 	if s := Secret("hunter2").String(); s != "<secret>" {
 		t.Errorf("Secret prints %q", s)
 	}

@@ -339,6 +339,9 @@ func (c Config) validate() []error {
 	if c.AdministratorPhone != "" && !isE164(c.AdministratorPhone) {
 		add("ADMINISTRATOR_PHONE_NUMBER: must be E.164 like +13125550199")
 	}
+	if c.ApplicationPassword != "" && len(c.ApplicationPassword.Value()) < 12 {
+		add("APPLICATION_PASSWORD: use at least 12 characters")
+	}
 	if c.ApplicationPassword != "" && c.ApplicationPasswordHash != "" {
 		add("APPLICATION_PASSWORD and APPLICATION_PASSWORD_HASH: set one, not both")
 	}
