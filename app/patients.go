@@ -201,11 +201,15 @@ var (
 		"Outbox rows not yet final, per queue (texts, requests; dead_requests are the dead letters).", []string{"queue"}, nil)
 	queueAgeDesc = prometheus.NewDesc("apptbridge_outbox_oldest_age_seconds",
 		"Age of the oldest row per queue (0 when empty).", []string{"queue"}, nil)
+	queueOverdueDesc = prometheus.NewDesc("apptbridge_outbox_overdue_seconds",
+		"How long the earliest due row of a queue has been waiting for the worker (0 when nothing is due; "+
+			"rows held for the outreach window or a retry backoff are not due yet).", []string{"queue"}, nil)
 )
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDepthDesc
 	ch <- queueAgeDesc
+	ch <- queueOverdueDesc
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
@@ -223,5 +227,19 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 			age = max(now.Sub(s.Oldest).Seconds(), 0)
 		}
 		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, age, s.Queue)
+	}
+	for _, q := range []struct {
+		name string
+		next func(context.Context) (time.Time, error)
+	}{{"texts", c.db.NextTextDue}, {"requests", c.db.NextRequestDue}} {
+		next, err := q.next(ctx)
+		if err != nil {
+			continue
+		}
+		overdue := 0.0
+		if !next.IsZero() {
+			overdue = max(now.Sub(next).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(queueOverdueDesc, prometheus.GaugeValue, overdue, q.name)
 	}
 }
