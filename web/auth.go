@@ -129,7 +129,7 @@ func (a *API) notThrottled(w http.ResponseWriter, r *http.Request) bool {
 
 // failed counts a failed sign-in step against the client and the account.
 func (c *AuthConfig) failed(ip string, now time.Time) {
-	c.failed(ip, now)
+	c.Limiter.Fail(ip, now)
 	if c.Account != nil {
 		c.Account.Fail(accountKey, now)
 	}
@@ -193,7 +193,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	body := "Your apptbridge sign-in code is " + code + ". It expires in 5 minutes. If you did not try to sign in, tell your administrator."
 	err = a.cfg.Store.Update(r.Context(), func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.AddText(ctx, &store.Text{Direction: store.DirOut, Kind: apptbridge.TextLoginCode,
+		_, err := tx.AddText(ctx, &store.Text{ID: apptbridge.NewEventID(), Direction: store.DirOut, Kind: apptbridge.TextLoginCode,
 			Phone: c.AdminPhone, Body: body, Immediate: true})
 		return err
 	})

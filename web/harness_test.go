@@ -11,15 +11,19 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/auth"
+	"github.com/apptbridge/apptbridge/ingest"
 	"github.com/apptbridge/apptbridge/internal/fakeclock"
 	"github.com/apptbridge/apptbridge/mapping"
 	"github.com/apptbridge/apptbridge/notify"
 	"github.com/apptbridge/apptbridge/notify/twilio"
+	"github.com/apptbridge/apptbridge/reminder"
 	"github.com/apptbridge/apptbridge/store"
 	"github.com/apptbridge/apptbridge/store/sqlite"
 	"github.com/apptbridge/apptbridge/web"
@@ -115,6 +119,22 @@ type options struct {
 	baseURL string
 	// trailingSlash: PUBLIC_BASE_URL is the server's URL with a "/".
 	trailingSlash bool
+	// auth turns the admin sign-in on (web.Config.Auth): adminPassword,
+	// keys from adminSecret and salt (adminSalt when ""), codes texted to
+	// adminPhone.
+	auth bool
+	salt string
+	// ipLimit and account override the per-IP and account-wide failure
+	// limiters (default: 10 per 15 minutes, web.AccountFailures per
+	// web.AccountWindow).
+	ipLimit *auth.Limiter
+	account *auth.Limiter
+	// simulate wires web.Config.Simulate to the real ingest path, in
+	// process (h.ingest).
+	simulate bool
+	// reminders plans reminders (REMINDER_FIRST_TIMING 4800, SECOND 2400,
+	// window 0800–2100) in the store, as the app does.
+	reminders bool
 }
 
 type harness struct {
@@ -129,21 +149,62 @@ type harness struct {
 	token   string // a live API token
 	opts    options
 	kicks   atomic.Int64
+	path    string // the SQLite file
+	// keys are the admin token keys (opts.auth).
+	keys *auth.Keys
+	// ingest is the MLLP handler behind the simulator (opts.simulate).
+	ingest *ingest.Handler
 }
 
 func newHarness(t testing.TB, o options) *harness {
 	t.Helper()
 	clk := fakeclock.New(t0)
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "apptbridge.db"), sqlite.Options{Now: clk.Now})
+	path := filepath.Join(t.TempDir(), "apptbridge.db")
+	sopts := sqlite.Options{Now: clk.Now}
+	if o.reminders {
+		rc, err := reminder.NewConfig("4800", "2400", "0800", "2100", 3, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sopts.Planner = rc.Plan
+	}
+	db, err := sqlite.Open(context.Background(), path, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	h := &harness{db: db, st: &countingStore{Store: db}, clock: clk, opts: o}
+	h := &harness{db: db, path: path, st: &countingStore{Store: db}, clock: clk, opts: o}
 	if tt, ok := t.(*testing.T); ok {
 		h.t = tt
 	}
 	h.replies = &notify.Replies{Store: h.st, Now: clk.Now}
+	if o.simulate {
+		// As in the app, the mapper's zone is DEFAULT_TIMEZONE, the
+		// simulator's too (web.Config.DefaultTimezone).
+		m, err := mapping.New(mapping.Config{DefaultTimezone: "America/Chicago", DefaultCountry: "US", Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.ingest = ingest.New(ingest.Config{Store: h.st, Mapper: m, Now: clk.Now,
+			OnCommit: func(store.IngestResult) { h.kicks.Add(1) }})
+	}
+	h.serve(t)
+
+	tok, hash := web.NewToken()
+	if !strings.HasPrefix(tok, web.TokenPrefix) {
+		t.Fatalf("token %q lacks the prefix %q", tok, web.TokenPrefix)
+	}
+	if err := db.CreateToken(context.Background(), &store.Token{ID: apptbridge.NewEventID(), Name: "test", Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	h.token = tok
+	return h
+}
+
+// serve starts the API on h's store behind a new test server.
+func (h *harness) serve(t testing.TB) {
+	t.Helper()
+	o, clk := h.opts, h.clock
 	jsonOpts := mapping.JSONOptions{DefaultTimezone: "America/New_York", DefaultCountry: "US", Now: clk.Now}
 	h.mux = http.NewServeMux()
 	h.srv = httptest.NewServer(h.mux)
@@ -154,6 +215,14 @@ func newHarness(t testing.TB, o options) *harness {
 		if o.trailingSlash {
 			base += "/"
 		}
+	}
+	var ac *web.AuthConfig
+	if o.auth {
+		ac = h.authConfig(t, o.salt)
+	}
+	var simulate func(ctx context.Context, msg []byte) ([]byte, error)
+	if h.ingest != nil {
+		simulate = h.ingest.ServeMLLP
 	}
 	h.api = web.New(web.Config{
 		Store:   h.st,
@@ -166,19 +235,67 @@ func newHarness(t testing.TB, o options) *harness {
 		Sandbox:         o.sandbox,
 		DefaultCountry:  "US",
 		Kick:            func() { h.kicks.Add(1) },
+		Auth:            ac,
+		MLLPAddr:        "127.0.0.1:2575",
+		Simulate:        simulate,
+		DefaultTimezone: "America/Chicago",
 		Now:             clk.Now,
 	})
 	h.api.Register(h.mux)
+}
 
-	tok, hash := web.NewToken()
-	if !strings.HasPrefix(tok, web.TokenPrefix) {
-		t.Fatalf("token %q lacks the prefix %q", tok, web.TokenPrefix)
-	}
-	if err := db.CreateToken(context.Background(), &store.Token{ID: apptbridge.NewEventID(), Name: "test", Hash: hash}); err != nil {
+// sibling is another process on h's store (same database, clock and API
+// token) with its own API and server, its admin keys derived with salt.
+func (h *harness) sibling(t *testing.T, salt string) *harness {
+	t.Helper()
+	s := &harness{t: t, db: h.db, path: h.path, st: h.st, clock: h.clock, replies: h.replies, token: h.token,
+		opts: h.opts, ingest: h.ingest}
+	s.opts.salt = salt
+	s.serve(t)
+	return s
+}
+
+// The admin sign-in of harnesses with options.auth.
+const (
+	adminPassword = "correct horse battery"
+	adminPhone    = "+13125550100"
+	adminSalt     = "test-salt-1"
+)
+
+// adminSecret is the store secret the harness's token keys derive from.
+var adminSecret = []byte("harness-secret-0123456789abcdef!")
+
+// adminHash is the password's argon2id hash, made once (it is slow on
+// purpose, more so under -race).
+var adminHash = sync.OnceValues(func() (*auth.PasswordHash, error) {
+	return auth.NewPassword(adminPassword, "")
+})
+
+// authConfig is the admin sign-in with keys from adminSecret and salt.
+func (h *harness) authConfig(t testing.TB, salt string) *web.AuthConfig {
+	t.Helper()
+	pw, err := adminHash()
+	if err != nil {
 		t.Fatal(err)
 	}
-	h.token = tok
-	return h
+	if salt == "" {
+		salt = adminSalt
+	}
+	h.keys = auth.NewKeys(adminSecret, salt)
+	c := &web.AuthConfig{
+		Password:   pw,
+		Keys:       h.keys,
+		AdminPhone: adminPhone,
+		Limiter:    h.opts.ipLimit,
+		Account:    h.opts.account,
+	}
+	if c.Limiter == nil {
+		c.Limiter = auth.NewLimiter(10, 15*time.Minute)
+	}
+	if c.Account == nil {
+		c.Account = auth.NewLimiter(web.AccountFailures, web.AccountWindow)
+	}
+	return c
 }
 
 // response is one HTTP answer, read in full.

@@ -295,9 +295,10 @@ type appointmentJSON struct {
 	History  []historyJSON `json:"history"`
 	Texts    []textJSON    `json:"texts"`
 	Requests []requestJSON `json:"requests"`
-	// For an administrator only (the admin page's timeline).
-	Reminders []reminderJSON `json:"reminders,omitempty"`
-	HL7In     []inboundJSON  `json:"hl7_in,omitempty"`
+	// For an administrator only (the admin page's timeline): [] when
+	// empty, absent for an API token (omitzero: nil only).
+	Reminders []reminderJSON `json:"reminders,omitzero"`
+	HL7In     []inboundJSON  `json:"hl7_in,omitzero"`
 }
 
 type historyJSON struct {
