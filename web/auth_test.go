@@ -459,6 +459,9 @@ func TestLoginCodeTries(t *testing.T) {
 	want(t, "mfa with an unknown field", h.call(http.MethodPost, "/auth/mfa", "",
 		map[string]string{"token": tok, "code": code, "otp": code}), http.StatusBadRequest,
 		`{"error":{"code":"invalid","message":"body must be {\"token\": \"…\", \"code\": \"123456\"}"}}`, tok, code)
+	want(t, "mfa with data after the object", h.call(http.MethodPost, "/auth/mfa", "",
+		`{"token":"`+tok+`","code":"`+code+`"} {}`), http.StatusBadRequest,
+		`{"error":{"code":"invalid","message":"body must be {\"token\": \"…\", \"code\": \"123456\"}"}}`, tok, code)
 	for left := 4; left >= 0; left-- {
 		want(t, fmt.Sprintf("wrong code (%d left)", left), h.mfa(tok, wrong), http.StatusUnauthorized,
 			fmt.Sprintf(`{"error":{"code":"wrong_code","message":"wrong code","tries_left":%d}}`, left), wrong, code, tok)
