@@ -65,6 +65,15 @@ func (a *App) simulate(ctx context.Context, msg []byte) ([]byte, error) {
 	return c.Send(ctx, msg)
 }
 
+// boundMLLPAddr is the MLLP listener's address once bound (the port
+// chosen for ":0"), else the configured one.
+func (a *App) boundMLLPAddr() string {
+	if a.mllpLn != nil {
+		return a.mllpLn.Addr().String()
+	}
+	return a.cfg.MLLPAddr
+}
+
 // securityHeaders are set on every HTTP response; the admin page's
 // handler adds its Content-Security-Policy.
 func securityHeaders(h http.Handler) http.Handler {

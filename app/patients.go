@@ -130,7 +130,7 @@ func (a *App) newPatients(cfg Config, mapper *mapping.Mapper) (*patients, error)
 		DefaultCountry:  cfg.DefaultCountry,
 		Kick:            p.kick,
 		Auth:            a.admin,
-		MLLPAddr:        cfg.MLLPAddr,
+		MLLPAddr:        a.boundMLLPAddr,
 		Simulate:        a.simulate,
 		DefaultTimezone: cfg.DefaultTimezone,
 		Logger:          a.log.Named("api"),

@@ -83,7 +83,9 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 	out.Requests.Dead = s.RequestsDead
 	out.Reminders.Planned, out.Reminders.NextDue = s.RemindersPlanned, timePtr(s.RemindersNextDue)
 	out.Reminders.Sent24h, out.Reminders.Skipped24h = s.RemindersSent24h, s.RemindersSkip24h
-	out.MLLP.Addr = a.cfg.MLLPAddr
+	if a.cfg.MLLPAddr != nil {
+		out.MLLP.Addr = a.cfg.MLLPAddr()
+	}
 	out.Sandbox = a.cfg.Sandbox
 	out.Health = health(s, now)
 	writeJSON(w, http.StatusOK, out)

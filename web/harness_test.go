@@ -236,7 +236,7 @@ func (h *harness) serve(t testing.TB) {
 		DefaultCountry:  "US",
 		Kick:            func() { h.kicks.Add(1) },
 		Auth:            ac,
-		MLLPAddr:        "127.0.0.1:2575",
+		MLLPAddr:        func() string { return "127.0.0.1:2575" },
 		Simulate:        simulate,
 		DefaultTimezone: "America/Chicago",
 		Now:             clk.Now,

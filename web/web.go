@@ -57,8 +57,9 @@ type Config struct {
 	Kick func()
 	// Auth is the admin sign-in; nil turns it off.
 	Auth *AuthConfig
-	// MLLPAddr is the MLLP listener's address (shown on the dashboard).
-	MLLPAddr string
+	// MLLPAddr returns the MLLP listener's address (shown on the
+	// dashboard); nil for none.
+	MLLPAddr func() string
 	// Simulate sends an HL7 message to this service's own MLLP listener
 	// and returns the ACK (the admin page's event simulator).
 	Simulate func(ctx context.Context, msg []byte) ([]byte, error)
