@@ -221,17 +221,15 @@ func (a *API) mfa(w http.ResponseWriter, r *http.Request) {
 	}
 	c, now, ip := a.cfg.Auth, a.cfg.Now(), clientIP(r)
 	claims, err := c.Keys.Verify(in.Token, auth.AudienceMFA, now)
-	if err == nil {
-		if _, ok := auth.NormalizeCode(in.Code); !ok {
-			// A typo, not a guess: no try is used up.
-			writeError(w, http.StatusBadRequest, "invalid", "the code is 6 digits",
-				[]FieldError{{Field: "code", Message: "must be 6 digits"}})
-			return
-		}
-	}
 	if err != nil {
 		c.failed(ip, now)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "invalid or expired sign-in token; sign in again", nil)
+		return
+	}
+	if _, ok := auth.NormalizeCode(in.Code); !ok {
+		// A typo, not a guess: no try is used up.
+		writeError(w, http.StatusBadRequest, "invalid", "the code is 6 digits",
+			[]FieldError{{Field: "code", Message: "must be 6 digits"}})
 		return
 	}
 	left, err := a.cfg.Store.UseLoginCode(r.Context(), claims.ID, now, c.Keys.CodeMatcher(claims.ID, in.Code))
