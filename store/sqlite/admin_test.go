@@ -140,7 +140,10 @@ func TestAdminBatchRerun(t *testing.T) {
 	calls := []func() error{
 		func() error { _, err := db.UseLoginCode(ctx, "c1", t0, wrong); return err },
 		func() error { return db.AppendAudit(ctx, &store.AuditEntry{Action: "login"}) },
-		func() error { _, err := db.TouchSession(ctx, "s1", t0.Add(time.Hour), 30*time.Minute, true); return err },
+		func() error {
+			_, err := db.TouchSession(ctx, "s1", t0.Add(time.Hour), 30*time.Minute, true)
+			return err
+		},
 		func() error { _, err := db.UseLoginCode(ctx, "c1", t0, wrong); return err },
 		func() error { return db.w.do(ctx, func(context.Context, wtx) error { return bad }) },
 		func() error { return db.AppendAudit(ctx, &store.AuditEntry{Action: "logout"}) },
