@@ -28,6 +28,20 @@
 // store.Precision holds exactly; state and events are JSON in TEXT
 // columns (byte-exact, unlike JSONB); ids, phones and codes are TEXT
 // COLLATE "C", compared and ordered byte for byte.
+//
+// Known limits (not covered by the contract suite):
+//
+//   - events.seq (and requests.seq) come from identity sequences, taken
+//     at insert: with several processes, a row may commit after a row
+//     with a higher seq. History and per-appointment order are right
+//     (the appointment's row lock orders its events), but a reader paging
+//     HistorySince by seq while another process commits can step past a
+//     row that becomes visible later;
+//   - PostgreSQL TEXT cannot hold NUL bytes: a string field containing
+//     U+0000 (not produced by the HL7 decoder or Twilio) fails the write
+//     with EINTERNAL, where SQLite would store it;
+//   - there is no ReleaseLeases (the SQLite backend's start-up release):
+//     other live processes may hold leases, so leases run out instead.
 package postgres
 
 import (

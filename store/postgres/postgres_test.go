@@ -462,3 +462,73 @@ func TestMicroseconds(t *testing.T) {
 	}
 }
 
+// Update transactions of two processes apply events to two appointments
+// in opposite orders: PostgreSQL breaks the deadlocks (40P01) and the
+// store runs the losing function again, so every event applies once.
+func TestTwoProcessesUpdateDeadlock(t *testing.T) {
+	a, b := twoProcesses(t, Options{})
+	for _, aid := range []string{"X-1", "X-2"} {
+		if _, err := a.Ingest(t.Context(), testInbound(aid, apptbridge.Booked, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rounds = 5
+	var (
+		wg    sync.WaitGroup
+		runs  atomic.Int64
+		clock atomic.Int64
+	)
+	for p, db := range []*DB{a, b} {
+		order := []string{"X-1", "X-2"}
+		if p == 1 {
+			order = []string{"X-2", "X-1"}
+		}
+		wg.Go(func() {
+			for range rounds {
+				evs := make([]*apptbridge.Event, 2)
+				for i, aid := range order {
+					at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(clock.Add(1)) * time.Second)
+					evs[i] = testInbound(aid, apptbridge.Modified, at).Event
+				}
+				err := db.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
+					runs.Add(1)
+					for _, ev := range evs {
+						if _, err := tx.Apply(ctx, ev); err != nil {
+							return err
+						}
+						time.Sleep(time.Millisecond) // widen the window
+					}
+					return nil
+				})
+				if err != nil {
+					t.Errorf("process %d: Update: %v", p, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, aid := range []string{"X-1", "X-2"} {
+		h, err := a.History(t.Context(), aid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) != 1+2*rounds {
+			t.Errorf("%s: %d history entries, want %d", aid, len(h), 1+2*rounds)
+		}
+		appt, err := a.Appointment(t.Context(), aid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied := 0
+		for _, e := range h {
+			if e.Applied {
+				applied++
+			}
+		}
+		if appt.Version != int64(applied) {
+			t.Errorf("%s: version %d, %d applied events", aid, appt.Version, applied)
+		}
+	}
+	t.Logf("%d Update runs for %d transactions", runs.Load(), 2*rounds)
+}
