@@ -532,3 +532,83 @@ func TestTwoProcessesUpdateDeadlock(t *testing.T) {
 	}
 	t.Logf("%d Update runs for %d transactions", runs.Load(), 2*rounds)
 }
+
+// The reminder plan follows the appointment: planned on booking,
+// replaced on a new time, canceled when it leaves the ladder; a claimed
+// reminder replanned under its worker cannot be saved (ErrLeaseLost).
+func TestReminderPlans(t *testing.T) {
+	planner := func(a *apptbridge.Appointment, now time.Time) []store.Reminder {
+		return []store.Reminder{
+			{AppointmentID: a.AppointmentID, Ordinal: 1, StartUTC: a.AppointmentDatetimeUTC, DueAt: now.Add(-time.Minute), Status: store.ReminderPlanned},
+			{AppointmentID: a.AppointmentID, Ordinal: 2, StartUTC: a.AppointmentDatetimeUTC, Status: store.ReminderSkipped, Reason: "too late"},
+		}
+	}
+	db := openURL(t, testSchema(t), Options{Planner: planner})
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := db.Ingest(t.Context(), testInbound("R-1", apptbridge.Booked, at)); err != nil {
+		t.Fatal(err)
+	}
+	statuses := func() []string {
+		rs, err := db.RemindersOf(t.Context(), "R-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, fmt.Sprintf("%d:%s", r.Ordinal, r.Status))
+		}
+		return out
+	}
+	if got := fmt.Sprint(statuses()); got != "[1:planned 2:skipped]" {
+		t.Fatalf("after booking: %s", got)
+	}
+	claimed, err := db.ClaimReminders(t.Context(), "W", time.Now(), time.Minute, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].LeaseOwner != "W" {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	// The appointment moves while the worker holds the reminder.
+	in := testInbound("R-1", apptbridge.Rescheduled, at.Add(time.Minute))
+	in.Event.SetAppointmentTime(time.Date(2099, 2, 1, 9, 0, 0, 0, time.UTC), time.UTC)
+	if _, err := db.Ingest(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(statuses()); got != "[1:canceled 2:skipped 1:planned 2:skipped]" {
+		t.Fatalf("after rescheduling: %s", got)
+	}
+	r := claimed[0]
+	r.Status, r.SentAt = store.ReminderSent, time.Now()
+	err = db.Update(t.Context(), func(ctx context.Context, tx store.Tx) error { return tx.SaveReminder(ctx, "W", r) })
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("save of a replanned reminder: %v, want ErrLeaseLost", err)
+	}
+	// The new plan's reminder is claimed and sent.
+	claimed, err = db.ClaimReminders(t.Context(), "W", time.Now(), time.Minute, 10)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	err = db.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		planned, err := tx.PlannedReminders(ctx, "R-1")
+		if err != nil || len(planned) != 1 {
+			return fmt.Errorf("planned: %v %v", planned, err)
+		}
+		r := claimed[0]
+		r.Status, r.SentAt, r.LeaseOwner = store.ReminderSent, time.Now(), ""
+		return tx.SaveReminder(ctx, "W", r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Ingest(t.Context(), testInbound("R-1", apptbridge.Canceled, at.Add(2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(statuses()); got != "[1:canceled 2:skipped 1:sent 2:skipped]" {
+		t.Errorf("after sending and canceling: %s", got)
+	}
+	st, err := db.Stats(t.Context(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RemindersSent24h != 1 || st.RemindersPlanned != 0 {
+		t.Errorf("stats: sent %d planned %d, want 1 0", st.RemindersSent24h, st.RemindersPlanned)
+	}
+}
