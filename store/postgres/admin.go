@@ -1,0 +1,473 @@
+package postgres
+
+// The admin page's side of the store (store.Admin): secrets, sign-in
+// codes, sessions, the audit log, and the dashboard's, timeline's and
+// exports' reads.
+//
+// Writes whose outcome is an error the caller must see but whose change
+// must commit (a wrong code counted, a session ended) return nil from the
+// transaction's function and the error after it.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/store"
+)
+
+// MaxLimit caps the page size of Audit and HistorySince.
+const MaxLimit = 1000
+
+func pageSize(limit int) int {
+	if limit <= 0 {
+		return DefaultLimit
+	}
+	return min(limit, MaxLimit)
+}
+
+// Secret implements store.Admin: the first process to insert the secret
+// wins (ON CONFLICT DO NOTHING); every caller returns the stored bytes.
+func (db *DB) Secret(ctx context.Context, name string, gen func() []byte) ([]byte, error) {
+	if db.closed.Load() {
+		return nil, opErr("secret", store.ErrClosed)
+	}
+	if name == "" || gen == nil {
+		return nil, opErr("secret", invalid("secret name and generator required"))
+	}
+	var v []byte
+	err := db.pool.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&v)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: secret %s: %w", name, err)
+	}
+	fresh := gen()
+	if len(fresh) == 0 {
+		return nil, fmt.Errorf("postgres: secret %s: %w", name, invalid("secret generator returned no bytes"))
+	}
+	now := db.now()
+	err = db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		v = nil
+		if _, err := ptx.Exec(ctx, `INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO NOTHING`, name, fresh, micros(now)); err != nil {
+			return err
+		}
+		return ptx.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&v)
+	})
+	if err == nil && len(v) == 0 {
+		err = errors.New("stored secret is empty")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: secret %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// SaveLoginCode implements store.Admin.
+func (db *DB) SaveLoginCode(ctx context.Context, c *store.LoginCode) error {
+	if db.closed.Load() {
+		return opErr("save login code", store.ErrClosed)
+	}
+	if c == nil || c.ID == "" || c.ExpiresAt.IsZero() || c.MaxTries <= 0 {
+		return opErr("save login code", invalid("code id, expiry and tries required"))
+	}
+	c.ExpiresAt = store.Instant(c.ExpiresAt)
+	c.CreatedAt = store.Instant(c.CreatedAt)
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = db.now()
+	}
+	return opErr("save login code", db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		_, err := ptx.Exec(ctx, `INSERT INTO login_codes (id, hash, expires_at, max_tries, wrong, used_at, created_at)
+			VALUES ($1, $2, $3, $4, 0, 0, $5)`, c.ID, c.Hash[:], micros(c.ExpiresAt), int32(c.MaxTries), micros(c.CreatedAt))
+		return err
+	}))
+}
+
+// UseLoginCode implements store.Admin. The code's row is locked (FOR
+// UPDATE) while the answer is checked and counted, so concurrent guesses,
+// from any process, are counted one after the other and at most one is
+// accepted. match may run more than once.
+func (db *DB) UseLoginCode(ctx context.Context, id string, now time.Time, match func(store.Hash) bool) (int, error) {
+	if db.closed.Load() {
+		return 0, opErr("use login code", store.ErrClosed)
+	}
+	if match == nil {
+		return 0, opErr("use login code", invalid("match required"))
+	}
+	now = store.Instant(now)
+	if now.IsZero() {
+		now = db.now()
+	}
+	at := micros(now)
+	var (
+		left    int
+		outcome error
+	)
+	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		left, outcome = 0, nil
+		var (
+			hash            []byte
+			h               store.Hash
+			expires, used   int64
+			maxTries, wrong int32
+		)
+		err := ptx.QueryRow(ctx, `SELECT hash, expires_at, max_tries, wrong, used_at FROM login_codes
+			WHERE id = $1 FOR UPDATE`, id).Scan(&hash, &expires, &maxTries, &wrong, &used)
+		found := err == nil
+		switch {
+		case err != nil && !errors.Is(err, pgx.ErrNoRows):
+			return err
+		case !found || used != 0 || at >= expires:
+			outcome = store.ErrCodeExpired
+			return nil
+		case wrong >= maxTries:
+			outcome = store.ErrCodeLocked
+			return nil
+		}
+		copy(h[:], hash)
+		if match(h) {
+			left = int(maxTries - wrong)
+			_, err := ptx.Exec(ctx, `UPDATE login_codes SET used_at = $1 WHERE id = $2`, at, id)
+			return err
+		}
+		left, outcome = int(maxTries-wrong-1), store.ErrCodeWrong
+		_, err = ptx.Exec(ctx, `UPDATE login_codes SET wrong = wrong + 1 WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return 0, opErr("use login code", err)
+	}
+	if outcome != nil {
+		return left, opErr("use login code", outcome)
+	}
+	return left, nil
+}
+
+const sessionCols = `id, created_at, last_seen_at, expires_at, ended_at, end_reason`
+
+func scanSession(row pgx.Row) (*store.Session, error) {
+	var (
+		s                             store.Session
+		created, seen, expires, ended int64
+	)
+	if err := row.Scan(&s.ID, &created, &seen, &expires, &ended, &s.EndReason); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.EndedAt = fromUS(created), fromUS(seen), fromUS(expires), fromUS(ended)
+	return &s, nil
+}
+
+// CreateSession implements store.Admin. A zero CreatedAt is the store's
+// clock, a zero LastSeenAt CreatedAt.
+func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
+	if db.closed.Load() {
+		return opErr("create session", store.ErrClosed)
+	}
+	if s == nil || s.ID == "" || s.ExpiresAt.IsZero() {
+		return opErr("create session", invalid("session id and expiry required"))
+	}
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = store.Instant(s.CreatedAt), store.Instant(s.LastSeenAt), store.Instant(s.ExpiresAt)
+	s.EndedAt = store.Instant(s.EndedAt)
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = db.now()
+	}
+	if s.LastSeenAt.IsZero() {
+		s.LastSeenAt = s.CreatedAt
+	}
+	return opErr("create session", db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		_, err := ptx.Exec(ctx, `INSERT INTO admin_sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			s.ID, us(s.CreatedAt), us(s.LastSeenAt), us(s.ExpiresAt), us(s.EndedAt), s.EndReason)
+		return err
+	}))
+}
+
+// TouchSession implements store.Admin (the session's row locked while it
+// is checked and moved).
+func (db *DB) TouchSession(ctx context.Context, id string, now time.Time, idle time.Duration, touch bool) (*store.Session, error) {
+	if db.closed.Load() {
+		return nil, opErr("touch session", store.ErrClosed)
+	}
+	if idle <= 0 {
+		return nil, opErr("touch session", invalid("idle timeout required"))
+	}
+	now = store.Instant(now)
+	if now.IsZero() {
+		now = db.now()
+	}
+	var (
+		s     *store.Session
+		ended bool
+	)
+	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		s, ended = nil, false
+		var err error
+		s, err = scanSession(ptx.QueryRow(ctx, `SELECT `+sessionCols+` FROM admin_sessions WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			s = nil
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		reason := ""
+		switch {
+		case !s.EndedAt.IsZero():
+			ended = true
+			return nil
+		case !now.Before(s.ExpiresAt):
+			reason = "expired"
+		case now.Sub(s.LastSeenAt) > idle:
+			reason = "idle"
+		default:
+			if !touch || !now.After(s.LastSeenAt) {
+				return nil
+			}
+			s.LastSeenAt = now
+			_, err := ptx.Exec(ctx, `UPDATE admin_sessions SET last_seen_at = $1 WHERE id = $2`, micros(s.LastSeenAt), id)
+			return err
+		}
+		ended, s.EndedAt, s.EndReason = true, now, reason
+		_, err = ptx.Exec(ctx, `UPDATE admin_sessions SET ended_at = $1, end_reason = $2 WHERE id = $3`,
+			micros(now), reason, id)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, opErr("touch session", err)
+	case s == nil:
+		return nil, fmt.Errorf("postgres: touch session: %w: %w", store.ErrSessionEnded, notFound("session"))
+	case ended:
+		return s, fmt.Errorf("postgres: touch session: %w (%s)", store.ErrSessionEnded, s.EndReason)
+	}
+	return s, nil
+}
+
+// EndSession implements store.Admin: the first end (and its reason)
+// stays; an unknown session is nothing to end.
+func (db *DB) EndSession(ctx context.Context, id, reason string, now time.Time) error {
+	if db.closed.Load() {
+		return opErr("end session", store.ErrClosed)
+	}
+	now = store.Instant(now)
+	if now.IsZero() {
+		now = db.now()
+	}
+	if reason == "" {
+		reason = "ended"
+	}
+	return opErr("end session", db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		_, err := ptx.Exec(ctx, `UPDATE admin_sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at = 0`,
+			micros(now), reason, id)
+		return err
+	}))
+}
+
+const auditCols = `seq, at, actor, action, target, detail, remote_ip, prev_hash, hash`
+
+func scanAudit(row pgx.Row) (*store.AuditEntry, error) {
+	var (
+		e          store.AuditEntry
+		at         int64
+		prev, hash []byte
+	)
+	if err := row.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.RemoteIP, &prev, &hash); err != nil {
+		return nil, err
+	}
+	e.At = fromUS(at)
+	copy(e.PrevHash[:], prev)
+	copy(e.Hash[:], hash)
+	return &e, nil
+}
+
+// AppendAudit implements store.Admin. Appenders, in every process, take
+// the schema's audit advisory lock (pg_advisory_xact_lock) before reading
+// the last entry, and seq is the primary key: the chain cannot fork.
+func (db *DB) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
+	if db.closed.Load() {
+		return opErr("append audit", store.ErrClosed)
+	}
+	if e == nil || e.Action == "" {
+		return opErr("append audit", invalid("audit action required"))
+	}
+	e.At = store.Instant(e.At)
+	if e.At.IsZero() {
+		e.At = db.now()
+	}
+	return opErr("append audit", db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		e.Seq, e.PrevHash, e.Hash = 0, store.Hash{}, store.Hash{}
+		if _, err := ptx.Exec(ctx, lockSQL, int32(lockAudit)); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		var prev []byte
+		err := ptx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&e.Seq, &prev)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		copy(e.PrevHash[:], prev)
+		e.Seq++
+		e.Hash = store.AuditHash(e.PrevHash, e)
+		_, err = ptx.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			e.Seq, micros(e.At), e.Actor, e.Action, e.Target, e.Detail, e.RemoteIP, e.PrevHash[:], e.Hash[:])
+		return err
+	}))
+}
+
+// Audit implements store.Admin.
+func (db *DB) Audit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEntry, error) {
+	if db.closed.Load() {
+		return nil, opErr("audit", store.ErrClosed)
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+auditCols+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+		f.AfterSeq, int64(pageSize(f.Limit)))
+	if err != nil {
+		return nil, opErr("audit", err)
+	}
+	defer rows.Close()
+	var out []*store.AuditEntry
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, opErr("audit", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, opErr("audit", err)
+	}
+	return out, nil
+}
+
+// Stats implements store.Admin.
+func (db *DB) Stats(ctx context.Context, now time.Time) (*store.Stats, error) {
+	if db.closed.Load() {
+		return nil, opErr("stats", store.ErrClosed)
+	}
+	now = store.Instant(now)
+	hourAgo, dayAgo := micros(now.Add(-time.Hour)), micros(now.Add(-24*time.Hour))
+	st := &store.Stats{Dispositions: map[apptbridge.Disposition]int{}}
+	wrap := func(what string, err error) error { return fmt.Errorf("postgres: stats: %s: %w", what, err) }
+
+	rows, err := db.pool.Query(ctx, `SELECT disposition, COUNT(*) FROM appointments GROUP BY disposition`)
+	if err != nil {
+		return nil, wrap("dispositions", err)
+	}
+	for rows.Next() {
+		var (
+			d string
+			n int64
+		)
+		if err := rows.Scan(&d, &n); err != nil {
+			rows.Close()
+			return nil, wrap("dispositions", err)
+		}
+		st.Dispositions[apptbridge.Disposition(d)] = int(n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, wrap("dispositions", err)
+	}
+
+	var (
+		total, errs int64
+		last        *int64
+	)
+	if err := db.pool.QueryRow(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE ack_code NOT IN ('AA', 'CA'))
+		FROM inbound WHERE received_at >= $1`, hourAgo).Scan(&total, &errs); err != nil {
+		return nil, wrap("inbound", err)
+	}
+	st.InboundLastHour, st.InboundErrorLastHour = int(total), int(errs)
+	if err := db.pool.QueryRow(ctx, `SELECT MAX(received_at) FROM inbound`).Scan(&last); err != nil {
+		return nil, wrap("inbound", err)
+	}
+	if last != nil {
+		st.InboundLastAt = fromMicros(*last)
+	}
+
+	if st.Queues, err = db.QueueStats(ctx); err != nil {
+		return nil, wrap("queues", err)
+	}
+	for _, c := range []struct {
+		what string
+		n    *int
+		q    string
+		args []any
+	}{
+		{"texts sent", &st.TextsSent24h, `SELECT COUNT(*) FROM texts WHERE sent_at > 0 AND sent_at >= $1
+			AND status IN ('accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'read', 'sandbox')`,
+			[]any{dayAgo}},
+		{"texts failed", &st.TextsFailed24h, `SELECT COUNT(*) FROM texts WHERE status IN ('failed', 'undelivered')
+			AND updated_at >= $1`, []any{dayAgo}},
+		{"dead requests", &st.RequestsDead, `SELECT COUNT(*) FROM requests WHERE status = 'dead'`, nil},
+		{"reminders planned", &st.RemindersPlanned, `SELECT COUNT(*) FROM reminders WHERE status = 'planned'`, nil},
+		{"reminders sent", &st.RemindersSent24h, `SELECT COUNT(*) FROM reminders WHERE status = 'sent'
+			AND updated_at >= $1`, []any{dayAgo}},
+		{"reminders skipped", &st.RemindersSkip24h, `SELECT COUNT(*) FROM reminders WHERE status = 'skipped'
+			AND updated_at >= $1`, []any{dayAgo}},
+	} {
+		var n int64
+		if err := db.pool.QueryRow(ctx, c.q, c.args...).Scan(&n); err != nil {
+			return nil, wrap(c.what, err)
+		}
+		*c.n = int(n)
+	}
+	if st.RemindersNextDue, err = db.NextReminderDue(ctx); err != nil {
+		return nil, wrap("reminders", err)
+	}
+	return st, nil
+}
+
+// InboundOf implements store.Admin: the inbound rows of the appointment's
+// events, oldest first.
+func (db *DB) InboundOf(ctx context.Context, id string) ([]*store.InboundRecord, error) {
+	if db.closed.Load() {
+		return nil, opErr("inbound of", store.ErrClosed)
+	}
+	rows, err := db.pool.Query(ctx, `SELECT i.sending_app, i.sending_facility, i.control_id, i.hash, i.message_type,
+		i.received_at, i.ack_code, i.ack, i.raw, i.event_id
+		FROM events e JOIN inbound i ON i.event_id = e.event_id
+		WHERE e.appointment_id = $1 AND i.event_id <> ''
+		ORDER BY i.received_at, e.seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: inbound of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []*store.InboundRecord
+	for rows.Next() {
+		var (
+			r        store.InboundRecord
+			hash     []byte
+			received int64
+		)
+		if err := rows.Scan(&r.Key.SendingApplication, &r.Key.SendingFacility, &r.Key.ControlID, &hash,
+			&r.MessageType, &received, &r.AckCode, &r.Ack, &r.Raw, &r.EventID); err != nil {
+			return nil, fmt.Errorf("postgres: inbound of %s: %w", id, err)
+		}
+		copy(r.Hash[:], hash)
+		r.ReceivedAt = fromMicros(received)
+		r.Ack, r.Raw = nilIfEmpty(r.Ack), nilIfEmpty(r.Raw)
+		out = append(out, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: inbound of %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// HistorySince implements store.Admin.
+func (db *DB) HistorySince(ctx context.Context, afterSeq int64, limit int) ([]store.HistoryEntry, error) {
+	if db.closed.Load() {
+		return nil, opErr("history since", store.ErrClosed)
+	}
+	out, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+		afterSeq, int64(pageSize(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: history since %d: %w", afterSeq, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,203 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/store"
+)
+
+// DefaultLimit is the page size of list queries when their limit is 0.
+const DefaultLimit = 100
+
+// Appointment implements store.Store.
+func (db *DB) Appointment(ctx context.Context, id string) (*apptbridge.Appointment, error) {
+	if db.closed.Load() {
+		return nil, opErr("appointment", store.ErrClosed)
+	}
+	var state string
+	err := db.pool.QueryRow(ctx, `SELECT state FROM appointments WHERE appointment_id = $1`, id).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: appointment %s: %w", id, notFound("appointment"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: load appointment %s: %w", id, err)
+	}
+	a := new(apptbridge.Appointment)
+	if err := json.Unmarshal([]byte(state), a); err != nil {
+		return nil, fmt.Errorf("postgres: decode appointment %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// Appointments implements store.Store.
+func (db *DB) Appointments(ctx context.Context, f store.Filter) ([]*apptbridge.Appointment, error) {
+	if db.closed.Load() {
+		return nil, opErr("appointments", store.ErrClosed)
+	}
+	var w where
+	w.add("patient_id = ?", f.PatientID)
+	w.add("disposition = ?", string(f.Disposition))
+	if !f.From.IsZero() {
+		w.add("start_utc >= ?", micros(store.Instant(f.From)))
+	}
+	if !f.To.IsZero() {
+		w.add("start_utc < ?", micros(store.Instant(f.To)))
+	}
+	w.add("appointment_id > ?", f.After)
+	q, args := w.query("SELECT state FROM appointments", "appointment_id", f.Limit)
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, opErr("appointments", err)
+	}
+	defer rows.Close()
+	var out []*apptbridge.Appointment
+	for rows.Next() {
+		var state string
+		if err := rows.Scan(&state); err != nil {
+			return nil, opErr("appointments", err)
+		}
+		a := new(apptbridge.Appointment)
+		if err := json.Unmarshal([]byte(state), a); err != nil {
+			return nil, opErr("appointments: decode", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, opErr("appointments", err)
+	}
+	return out, nil
+}
+
+// History implements store.Store.
+func (db *DB) History(ctx context.Context, id string) ([]store.HistoryEntry, error) {
+	if db.closed.Load() {
+		return nil, opErr("history", store.ErrClosed)
+	}
+	out, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE appointment_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: history %s: %w", id, err)
+	}
+	return out, nil
+}
+
+const historyCols = `seq, event, applied, reason, from_disposition, to_disposition, text_kind, suppressed,
+	recorded_at`
+
+// history runs q, a query of historyCols, and decodes its rows (an empty,
+// non-nil slice when there are none).
+func (db *DB) history(ctx context.Context, q string, args ...any) ([]store.HistoryEntry, error) {
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.HistoryEntry{}
+	for rows.Next() {
+		var (
+			h              store.HistoryEntry
+			ev, from, to   string
+			text           string
+			recordedMicros int64
+		)
+		if err := rows.Scan(&h.Seq, &ev, &h.Applied, &h.Reason, &from, &to, &text,
+			&h.Suppressed, &recordedMicros); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(ev), &h.Event); err != nil {
+			return nil, fmt.Errorf("decode event of seq %d: %w", h.Seq, err)
+		}
+		h.From = apptbridge.Disposition(from)
+		h.To = apptbridge.Disposition(to)
+		h.Text = apptbridge.TextKind(text)
+		h.RecordedAt = fromMicros(recordedMicros)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Inbound implements store.Store.
+func (db *DB) Inbound(ctx context.Context, k store.DedupKey) (*store.InboundRecord, error) {
+	if db.closed.Load() {
+		return nil, opErr("inbound", store.ErrClosed)
+	}
+	var (
+		r          = &store.InboundRecord{Key: k}
+		hash       []byte
+		receivedUS int64
+	)
+	err := db.pool.QueryRow(ctx, `SELECT hash, message_type, received_at, ack_code, ack, raw, event_id
+		FROM inbound WHERE sending_app = $1 AND sending_facility = $2 AND control_id = $3`,
+		k.SendingApplication, k.SendingFacility, k.ControlID).
+		Scan(&hash, &r.MessageType, &receivedUS, &r.AckCode, &r.Ack, &r.Raw, &r.EventID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: inbound %s: %w", k.ControlID, notFound("inbound message"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: inbound %s: %w", k.ControlID, err)
+	}
+	copy(r.Hash[:], hash)
+	r.ReceivedAt = fromMicros(receivedUS)
+	if len(r.Raw) == 0 {
+		r.Raw = nil
+	}
+	return r, nil
+}
+
+// CountInbound implements store.Store.
+func (db *DB) CountInbound(ctx context.Context) (int, error) {
+	if db.closed.Load() {
+		return 0, opErr("count inbound", store.ErrClosed)
+	}
+	var n int
+	if err := db.pool.QueryRow(ctx, "SELECT COUNT(*) FROM inbound").Scan(&n); err != nil {
+		return 0, opErr("count inbound", err)
+	}
+	return n, nil
+}
+
+// where builds the WHERE clause of a list query from optional filters.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add adds cond (one ? for v) unless v is the zero value.
+func (w *where) add(cond string, v any) {
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return
+		}
+	case int64:
+		if x == 0 {
+			return
+		}
+	}
+	w.args = append(w.args, v)
+	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(w.args))))
+}
+
+// query returns selectFrom with the conditions, ORDER BY order and LIMIT
+// limit (DefaultLimit when ≤ 0), and its arguments.
+func (w *where) query(selectFrom, order string, limit int) (string, []any) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	q := selectFrom
+	if len(w.conds) > 0 {
+		q += " WHERE " + strings.Join(w.conds, " AND ")
+	}
+	args := append(w.args, limit)
+	return q + " ORDER BY " + order + " LIMIT $" + strconv.Itoa(len(args)), args
+}
