@@ -31,7 +31,7 @@ var Vars = []Var{
 	{"MLLP_ADDR", ":2575", "MLLP listen address", false},
 	{"HTTP_ADDR", ":8080", "HTTP listen address (the /v1 API, Twilio webhooks, /metrics, /healthz, /readyz)", false},
 	{"DATA_DIR", "./data", "directory of the embedded SQLite store", false},
-	{"DATABASE_URL", "", "postgres://… selects PostgreSQL (not in this build yet)", false},
+	{"DATABASE_URL", "", "postgres://… selects PostgreSQL (store/postgres is built and tested; serve does not select it yet)", false},
 	{"DEFAULT_TIMEZONE", "America/New_York", "IANA zone for HL7 times without an offset", false},
 	{"DEFAULT_COUNTRY", "US", "country for E.164 phone normalization", false},
 	{"MAPPING_PROFILE", "", "JSON or YAML file overriding the SIU mapping rules", false},
