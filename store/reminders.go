@@ -65,3 +65,37 @@ type ReminderTx interface {
 	// RemindersSentBetween counts the reminders sent to phone in [from, to).
 	RemindersSentBetween(ctx context.Context, phone string, from, to time.Time) (int, error)
 }
+
+// PlanChange is what an applied event does to an appointment's reminder
+// plan (every backend asks ReminderPlanChange, in the event's transaction).
+type PlanChange int
+
+const (
+	PlanKeep    PlanChange = iota // the planned reminders still hold
+	PlanCancel                    // cancel them: the appointment left the ladder
+	PlanReplace                   // cancel them and plan anew (Planner)
+)
+
+// ReminderPlanChange decides what the outcome o of event ev, applied to
+// the appointment whose state was cur (nil for a new one), does to its
+// plan: a new appointment, a new time, a new phone or a disposition change
+// other than the ladder's own climb (REMIND) replaces it; leaving the
+// ladder cancels it (reason says why, for the canceled rows).
+func ReminderPlanChange(cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome) (change PlanChange, reason string) {
+	if !o.Applied || o.Appointment == nil {
+		return PlanKeep, ""
+	}
+	next := o.Appointment
+	if !next.Disposition.Active() {
+		if cur == nil || !cur.Disposition.Active() {
+			return PlanKeep, ""
+		}
+		return PlanCancel, "appointment " + string(next.Disposition)
+	}
+	if cur != nil && cur.Disposition.Active() && ev.EventType != apptbridge.Rescheduled &&
+		cur.AppointmentDatetimeUTC.Equal(next.AppointmentDatetimeUTC) && cur.PatientPhone == next.PatientPhone &&
+		(cur.Disposition == next.Disposition || ev.EventType == apptbridge.Remind) {
+		return PlanKeep, ""
+	}
+	return PlanReplace, "replanned"
+}

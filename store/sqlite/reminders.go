@@ -34,22 +34,15 @@ func scanReminder(row []driver.Value) *store.Reminder {
 // or a disposition change other than the ladder's own climb (REMIND)
 // replaces the planned reminders; leaving the ladder cancels them.
 func (b *batch) replan(ctx context.Context, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) error {
-	if b.planner == nil || !o.Applied || o.Appointment == nil {
+	if b.planner == nil {
+		return nil
+	}
+	change, reason := store.ReminderPlanChange(cur, ev, o)
+	if change == store.PlanKeep {
 		return nil
 	}
 	next := o.Appointment
-	if !next.Disposition.Active() {
-		if cur == nil || !cur.Disposition.Active() {
-			return nil
-		}
-		return b.cancelReminders(ctx, next.AppointmentID, "appointment "+string(next.Disposition), now)
-	}
-	if cur != nil && cur.Disposition.Active() && ev.EventType != apptbridge.Rescheduled &&
-		cur.AppointmentDatetimeUTC.Equal(next.AppointmentDatetimeUTC) && cur.PatientPhone == next.PatientPhone &&
-		(cur.Disposition == next.Disposition || ev.EventType == apptbridge.Remind) {
-		return nil // the plan still holds
-	}
-	if err := b.cancelReminders(ctx, next.AppointmentID, "replanned", now); err != nil {
+	if err := b.cancelReminders(ctx, next.AppointmentID, reason, now); err != nil || change == store.PlanCancel {
 		return err
 	}
 	for _, r := range b.planner(next, now) {
