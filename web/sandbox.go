@@ -88,6 +88,7 @@ func (a *API) sandboxSMS(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "reply", err)
 		return
 	}
+	a.auditAs(r, "simulate.sms", res.AppointmentID, "reply "+string(res.Intent))
 	writeJSON(w, http.StatusOK, map[string]any{"intent": res.Intent, "appointment_id": res.AppointmentID,
 		"applied": res.Applied})
 }

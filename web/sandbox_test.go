@@ -89,6 +89,15 @@ func TestSandbox(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Type != apptbridge.Confirm || reqs[0].AppointmentID != "20000" {
 		t.Fatalf("requests %+v, want one CONFIRM for 20000", reqs)
 	}
+	// Simulator use is an audited admin action (no phone, no body).
+	audit, err := h.db.Audit(context.Background(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audit) != 1 || audit[0].Action != "simulate.sms" || audit[0].Target != "20000" ||
+		audit[0].Actor != "token:test" || audit[0].Detail != "reply "+string(notify.IntentConfirm) {
+		t.Errorf("audit after a simulated reply: %+v", audit)
+	}
 	h.runWorker()
 	h.get("/v1/sandbox/texts?phone=3125550199", &st)
 	var kinds []string
