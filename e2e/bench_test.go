@@ -37,7 +37,7 @@ var benchRun atomic.Int64
 func benchServe(b *testing.B, env []string) {
 	const conns = 16
 	sink := &logSink{}
-	srv := startServer(b, b.TempDir(), sink, append(env, "LOG_LEVEL=warn", "MLLP_MAX_CONNS=0")...)
+	srv := startServer(b, b.TempDir(), sink, append(env, "MLLP_MAX_CONNS=0")...)
 	defer srv.stop(b)
 	run := benchRun.Add(1)
 	start := time.Now().Add(30 * 24 * time.Hour)
