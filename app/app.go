@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +27,6 @@ import (
 	"github.com/apptbridge/apptbridge/mllp"
 	"github.com/apptbridge/apptbridge/reminder"
 	"github.com/apptbridge/apptbridge/store"
-	"github.com/apptbridge/apptbridge/store/sqlite"
 	"github.com/apptbridge/apptbridge/web"
 	"github.com/apptbridge/apptbridge/web/admin"
 )
@@ -85,9 +83,6 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create DATA_DIR: %w", err)
-	}
 	defTZ, err := time.LoadLocation(cfg.DefaultTimezone)
 	if err != nil {
 		return nil, fmt.Errorf("DEFAULT_TIMEZONE: %w", err)
@@ -98,26 +93,18 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		return nil, err
 	}
 	remMetrics := reminder.NewMetrics(a.reg)
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "apptbridge.db"), sqlite.Options{
+	db, err := openStore(ctx, cfg, StoreOptions{
 		Now:     a.now,
 		Planner: remMetrics.Planner(remCfg),
 		OnCommit: func(n int, d time.Duration) {
 			a.m.commit.Observe(d.Seconds())
 			a.m.batch.Observe(float64(n))
 		},
-	})
+	}, a.log)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
 	a.db = db
-	// One process owns the embedded store: leases left by a crashed run
-	// are released now instead of expiring minutes later.
-	if n, err := db.ReleaseLeases(ctx, a.now()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store: %w", err)
-	} else if n > 0 {
-		a.log.Info("released outbox leases of the previous run", zap.Int("rows", n))
-	}
 	if a.admin, err = adminAuth(ctx, cfg, db); err != nil {
 		db.Close()
 		return nil, err
@@ -259,8 +246,8 @@ func (a *App) Start(ctx context.Context) error {
 		zap.String("mllp_addr", ln.Addr().String()),
 		zap.String("http_addr", hl.Addr().String()),
 		zap.Bool("mllp_tls", a.mllp.TLSConfig != nil),
-		zap.String("store", "sqlite"),
-		zap.String("data_dir", a.cfg.DataDir))
+		zap.String("store", a.cfg.StoreKind()),
+		zap.String("store_location", a.cfg.StoreLocation()))
 	if a.cfg.SandboxSMS() {
 		a.log.Info("SMS sandbox: no Twilio credentials are set, so no text is sent to any phone; texts are kept and shown by GET /v1/sandbox/texts")
 	}

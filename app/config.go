@@ -30,8 +30,8 @@ var Vars = []Var{
 	{"CUSTOMER_CODE", "", "short lowercase code (S3 partition `customer=`)", false},
 	{"MLLP_ADDR", ":2575", "MLLP listen address", false},
 	{"HTTP_ADDR", ":8080", "HTTP listen address (the /v1 API, Twilio webhooks, /metrics, /healthz, /readyz)", false},
-	{"DATA_DIR", "./data", "directory of the embedded SQLite store", false},
-	{"DATABASE_URL", "", "postgres://… selects PostgreSQL (store/postgres is built and tested; serve does not select it yet)", false},
+	{"DATA_DIR", "./data", "directory of the embedded SQLite store (unused with DATABASE_URL)", false},
+	{"DATABASE_URL", "", "postgres://USER:PASSWORD@HOST:PORT/DB selects the shared PostgreSQL store (several serve processes may use one database); empty: SQLite in DATA_DIR", false},
 	{"DEFAULT_TIMEZONE", "America/New_York", "IANA zone for HL7 times without an offset", false},
 	{"DEFAULT_COUNTRY", "US", "country for E.164 phone normalization", false},
 	{"MAPPING_PROFILE", "", "JSON or YAML file overriding the SIU mapping rules", false},
@@ -294,7 +294,10 @@ func (c Config) validate() []error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		add("DATABASE_URL: must start with postgres:// (leave empty for the embedded SQLite store)")
 	} else if c.DatabaseURL != "" {
-		add("DATABASE_URL: the PostgreSQL backend is not part of this build yet; leave it empty for the embedded SQLite store")
+		if u, err := url.Parse(c.DatabaseURL); err != nil || u.Host == "" {
+			// Never quote the URL: it may hold the password.
+			add("DATABASE_URL: want postgres://USER:PASSWORD@HOST:PORT/DBNAME (the value is not a valid URL)")
+		}
 	}
 	if c.MappingProfile != "" {
 		if _, err := os.Stat(c.MappingProfile); err != nil {

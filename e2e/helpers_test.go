@@ -36,7 +36,7 @@ var (
 )
 
 // binary builds cmd/apptbridge once per test process.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "apptbridge-e2e")
@@ -87,7 +87,7 @@ func (l *logSink) all() []string {
 
 // startServer starts `apptbridge serve` on loopback ports chosen by the
 // kernel and waits until its "ready" log line names them.
-func startServer(t *testing.T, dataDir string, sink *logSink, env ...string) *server {
+func startServer(t testing.TB, dataDir string, sink *logSink, env ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve")
 	cmd.Env = append(os.Environ(),
@@ -141,7 +141,7 @@ func (s *server) kill() {
 }
 
 // stop sends SIGTERM (graceful shutdown) and waits.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	t.Helper()
 	s.cmd.Process.Signal(os.Interrupt)
 	select {

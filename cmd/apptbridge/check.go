@@ -47,6 +47,10 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if cfg.SandboxSMS() {
 		mode = "SMS sandbox (no Twilio credentials: no text is sent to any phone)"
 	}
-	fmt.Fprintf(stdout, "OK configuration is valid\n   store: SQLite in %s\n   texts: %s\n   mllp: %s  http: %s\n", cfg.DataDir, mode, cfg.MLLPAddr, cfg.HTTPAddr)
+	where := "SQLite in " + cfg.DataDir
+	if cfg.StoreKind() == "postgres" {
+		where = "PostgreSQL at " + cfg.StoreLocation() + " (shared by every serve process on it)"
+	}
+	fmt.Fprintf(stdout, "OK configuration is valid\n   store: %s\n   texts: %s\n   mllp: %s  http: %s\n", where, mode, cfg.MLLPAddr, cfg.HTTPAddr)
 	return 0
 }

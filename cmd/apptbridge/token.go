@@ -5,12 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/app"
 	"github.com/apptbridge/apptbridge/store"
-	"github.com/apptbridge/apptbridge/store/sqlite"
 	"github.com/apptbridge/apptbridge/web"
 )
 
@@ -40,7 +39,9 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 1
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "apptbridge.db"), sqlite.Options{})
+	// The store serve uses: PostgreSQL with DATABASE_URL, else SQLite in
+	// DATA_DIR.
+	db, err := app.OpenStore(ctx, cfg, app.StoreOptions{})
 	if err != nil {
 		fmt.Fprintf(stderr, "apptbridge token create: %v\n", err)
 		return 1
