@@ -228,4 +228,3 @@ func HistoryJSON(h store.HistoryEntry) ([]byte, error) {
 	b := append(head[:len(head)-1:len(head)-1], ',')
 	return append(b, ev[1:]...), nil
 }
-
