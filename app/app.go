@@ -27,6 +27,7 @@ import (
 	"github.com/apptbridge/apptbridge/mllp"
 	"github.com/apptbridge/apptbridge/reminder"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/s3"
 	"github.com/apptbridge/apptbridge/web"
 	"github.com/apptbridge/apptbridge/web/admin"
 )
@@ -42,16 +43,18 @@ type Options struct {
 
 // App is one running apptbridge service.
 type App struct {
-	cfg  Config
-	log  *zap.Logger
-	reg  *prometheus.Registry
-	m    *metrics
-	now  func() time.Time
-	db   store.Store
-	ing  *ingest.Handler
-	pat  *patients
-	mllp *mllp.Server
-	http *http.Server
+	cfg Config
+	log *zap.Logger
+	reg *prometheus.Registry
+	m   *metrics
+	now func() time.Time
+	db  store.Store
+	ing *ingest.Handler
+	pat *patients
+	// archive writes the S3 archive; nil without S3_BUCKET.
+	archive *s3.Worker
+	mllp    *mllp.Server
+	http    *http.Server
 	// admin is the admin page's sign-in.
 	admin *web.AuthConfig
 
@@ -96,6 +99,8 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	db, err := openStore(ctx, cfg, StoreOptions{
 		Now:     a.now,
 		Planner: remMetrics.Planner(remCfg),
+		// Archive jobs only when something will take them (S3_BUCKET).
+		Archive: cfg.S3Bucket != "",
 		OnCommit: func(n int, d time.Duration) {
 			a.m.commit.Observe(d.Seconds())
 			a.m.batch.Observe(float64(n))
@@ -121,8 +126,18 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		Metrics: remMetrics,
 		OnSent:  a.pat.texts.Kick,
 	}
+	if cfg.S3Bucket != "" {
+		arch, err := s3.New(ctx, s3.Config{Bucket: cfg.S3Bucket, CustomerCode: cfg.CustomerCode,
+			Region: cfg.AWSRegion, Endpoint: cfg.S3Endpoint, KMSKeyID: cfg.S3KMSKeyID})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		a.archive = &s3.Worker{Store: db, Writer: arch, Now: a.now, Logger: a.log.Named("archive"),
+			Metrics: s3.NewMetrics(a.reg)}
+	}
 	a.ing = ingest.New(ingest.Config{
-		OnCommit: a.pat.afterIngest,
+		OnCommit: a.afterIngest,
 		Store:    db,
 		Mapper:   mapper,
 		Logger:   a.log.Named("ingest"),
@@ -240,6 +255,13 @@ func (a *App) Start(ctx context.Context) error {
 		a.pruneLoop(bg)
 	}()
 	a.pat.run(bg, a)
+	if a.archive != nil {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.archive.Run(bg)
+		}()
+	}
 	a.ready.Store(true)
 	a.m.ready.Set(1)
 	a.log.Info("apptbridge ready",
@@ -247,7 +269,8 @@ func (a *App) Start(ctx context.Context) error {
 		zap.String("http_addr", hl.Addr().String()),
 		zap.Bool("mllp_tls", a.mllp.TLSConfig != nil),
 		zap.String("store", a.cfg.StoreKind()),
-		zap.String("store_location", a.cfg.StoreLocation()))
+		zap.String("store_location", a.cfg.StoreLocation()),
+		zap.Bool("s3_archive", a.archive != nil))
 	if a.cfg.SandboxSMS() {
 		a.log.Info("SMS sandbox: no Twilio credentials are set, so no text is sent to any phone; texts are kept and shown by GET /v1/sandbox/texts")
 	}
@@ -258,6 +281,14 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.Info("no EHR_MLLP_ADDR or EHR_WEBHOOK_URL: patient requests are recorded and wait until an EHR is configured")
 	}
 	return nil
+}
+
+// afterIngest wakes the workers an ingested message concerns.
+func (a *App) afterIngest(r store.IngestResult) {
+	a.pat.afterIngest(r)
+	if a.archive != nil && !r.Duplicate && !r.Conflict {
+		a.archive.Kick()
+	}
 }
 
 // MLLPAddr returns the bound MLLP address (after Start).

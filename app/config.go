@@ -67,6 +67,7 @@ var Vars = []Var{
 	{"AWS_REGION", "", "AWS region for the S3 archive", false},
 	{"S3_BUCKET", "", "S3 archive bucket (optional)", false},
 	{"S3_ENDPOINT", "", "S3-compatible endpoint (path-style)", false},
+	{"S3_KMS_KEY_ID", "", "KMS key for the archive's SSE-KMS (default SSE-S3, AES256)", false},
 	{"EHR_MLLP_ADDR", "", "EHR address for patient requests over MLLP", false},
 	{"EHR_WEBHOOK_URL", "", "EHR webhook for patient requests (instead of MLLP)", false},
 	{"TEMPLATES_DIR", "", "directory overriding the built-in text templates", false},
@@ -120,6 +121,7 @@ type Config struct {
 	Salt                                Secret
 	AdministratorPhone                  string
 	AWSRegion, S3Bucket, S3Endpoint     string
+	S3KMSKeyID                          string
 	EHRMLLPAddr, EHRWebhookURL          string
 	TemplatesDir                        string
 
@@ -240,6 +242,7 @@ func Load(getenv func(string) string) (Config, []error) {
 		AWSRegion:                 get("AWS_REGION"),
 		S3Bucket:                  get("S3_BUCKET"),
 		S3Endpoint:                get("S3_ENDPOINT"),
+		S3KMSKeyID:                get("S3_KMS_KEY_ID"),
 		EHRMLLPAddr:               get("EHR_MLLP_ADDR"),
 		EHRWebhookURL:             get("EHR_WEBHOOK_URL"),
 		TemplatesDir:              get("TEMPLATES_DIR"),
@@ -363,6 +366,9 @@ func (c Config) validate() []error {
 				break
 			}
 		}
+	}
+	if c.S3Bucket != "" && c.CustomerCode == "" {
+		add("CUSTOMER_CODE: needed for the S3 archive's keys (S3_BUCKET is set)")
 	}
 	if c.EHRMLLPAddr != "" && c.EHRWebhookURL != "" {
 		add("EHR_MLLP_ADDR and EHR_WEBHOOK_URL: set at most one")

@@ -21,6 +21,8 @@ type StoreOptions struct {
 	Now      func() time.Time
 	Planner  store.Planner
 	OnCommit func(batchSize int, d time.Duration)
+	// Archive writes an archive job per history entry (S3_BUCKET set).
+	Archive bool
 }
 
 // StoreKind names the backend the configuration selects: "postgres" when
@@ -70,7 +72,7 @@ func OpenStore(ctx context.Context, cfg Config, o StoreOptions) (store.Store, er
 func openStore(ctx context.Context, cfg Config, o StoreOptions, log *zap.Logger) (store.Store, error) {
 	if cfg.DatabaseURL != "" {
 		db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{
-			Now: o.Now, Planner: o.Planner, OnCommit: o.OnCommit,
+			Now: o.Now, Planner: o.Planner, OnCommit: o.OnCommit, Archive: o.Archive,
 		})
 		if err != nil {
 			// postgres.Open never quotes the URL; the message names
@@ -83,7 +85,7 @@ func openStore(ctx context.Context, cfg Config, o StoreOptions, log *zap.Logger)
 		return nil, fmt.Errorf("create DATA_DIR: %w", err)
 	}
 	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "apptbridge.db"), sqlite.Options{
-		Now: o.Now, Planner: o.Planner, OnCommit: o.OnCommit,
+		Now: o.Now, Planner: o.Planner, OnCommit: o.OnCommit, Archive: o.Archive,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -171,6 +171,8 @@ type Store interface {
 	// Admin: secrets, sign-in codes, sessions, audit log, dashboard
 	// (admin.go).
 	Admin
+	// Archive: the S3 archive queue (archive.go).
+	Archive
 
 	// Ping checks that the store can serve (for /readyz).
 	Ping(ctx context.Context) error

@@ -83,6 +83,9 @@ type Options struct {
 	// MaxRetries caps the re-runs of a write transaction; default
 	// DefaultMaxRetries.
 	MaxRetries int
+	// Archive, when set, writes an archive job (store.Archive) in the
+	// transaction of every history entry, for the S3 archive worker.
+	Archive bool
 }
 
 // DB is the PostgreSQL store. It is safe for concurrent use, and several
@@ -92,6 +95,7 @@ type DB struct {
 	planner  store.Planner
 	onCommit func(int, time.Duration)
 	retries  int
+	archive  bool
 	pool     *pgxpool.Pool
 	closed   atomic.Bool
 }
@@ -133,6 +137,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		planner:  opts.Planner,
 		onCommit: opts.OnCommit,
 		retries:  opts.MaxRetries,
+		archive:  opts.Archive,
 		pool:     pool,
 	}, nil
 }

@@ -180,6 +180,11 @@ func (w wtx) apply(ctx context.Context, ev *apptbridge.Event, evJSON []byte, now
 	if err != nil {
 		return store.ApplyResult{}, err
 	}
+	if w.db.archive {
+		if err := w.enqueueArchive(ctx, cur, ev, o, now); err != nil {
+			return store.ApplyResult{}, err
+		}
+	}
 	return store.ApplyResult{Outcome: o, Text: t, Request: r}, nil
 }
 

@@ -90,6 +90,12 @@ func TestContract(t *testing.T) {
 	})
 }
 
+func TestArchiveContract(t *testing.T) {
+	storetest.RunArchive(t, func(t *testing.T, archive bool) store.Store {
+		return openURL(t, testSchema(t), Options{Archive: archive})
+	})
+}
+
 func TestMigrateIdempotent(t *testing.T) {
 	dsn := testSchema(t)
 	// Concurrent starts: the advisory lock lets one migrate, the others

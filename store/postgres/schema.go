@@ -202,6 +202,24 @@ var migrations = []string{
 		FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 	CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 		FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();`,
+
+	// 6: the S3 archive queue (store.Archive), as in the SQLite schema.
+	`CREATE TABLE archive_jobs (
+		seq              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		appointment_id   TEXT COLLATE "C" NOT NULL,
+		event_id         TEXT COLLATE "C" NOT NULL,
+		from_disposition TEXT    NOT NULL,
+		to_disposition   TEXT    NOT NULL,
+		state            TEXT    NOT NULL,
+		attempts         INTEGER NOT NULL,
+		next_attempt_at  BIGINT  NOT NULL,
+		lease_owner      TEXT COLLATE "C" NOT NULL,
+		lease_until      BIGINT  NOT NULL,
+		last_error       TEXT    NOT NULL,
+		created_at       BIGINT  NOT NULL
+	);
+	CREATE INDEX archive_jobs_appointment ON archive_jobs (appointment_id, seq);
+	CREATE INDEX archive_jobs_due ON archive_jobs (next_attempt_at);`,
 }
 
 // Advisory lock namespaces (the first key of pg_advisory_xact_lock(int,

@@ -73,6 +73,10 @@ type Options struct {
 	// applied event changes its time, phone or disposition (in the event's
 	// transaction); nil writes no reminder plans.
 	Planner store.Planner
+	// Archive, when set, writes an archive job (store.Archive) in the
+	// transaction of every history entry, for the S3 archive worker. Off,
+	// no job is written (no S3_BUCKET: nothing would ever take them).
+	Archive bool
 
 	// BeforeCommit is a test hook called right before COMMIT; a non-nil
 	// error aborts the batch (rollback) and every request of the batch

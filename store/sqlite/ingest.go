@@ -158,6 +158,11 @@ func (b *batch) apply(ctx context.Context, ev *apptbridge.Event, evJSON *jsonEnc
 	if err != nil {
 		return store.ApplyResult{}, err
 	}
+	if b.archive {
+		if err := b.enqueueArchive(ctx, cur, ev, o, now); err != nil {
+			return store.ApplyResult{}, err
+		}
+	}
 	return store.ApplyResult{Outcome: o, Text: t, Request: r}, nil
 }
 

@@ -109,7 +109,12 @@ func (db *DB) ReleaseLeases(ctx context.Context, now time.Time) (int, error) {
 		}
 		c, err := w.b.exec(ctx, `UPDATE reminders SET lease_owner = '', lease_until = 0
 			WHERE status = 'planned' AND lease_owner <> ''`)
-		n = a + b + c
+		if err != nil {
+			return err
+		}
+		d, err := w.b.exec(ctx, `UPDATE archive_jobs SET lease_owner = '', lease_until = 0, next_attempt_at = $1
+			WHERE lease_owner <> ''`, now)
+		n = a + b + c + d
 		return err
 	})
 	if err != nil {

@@ -247,6 +247,28 @@ var migrations = []string{
 	CREATE INDEX texts_sent_at ON texts (sent_at) WHERE sent_at > 0;
 	CREATE INDEX texts_failed ON texts (updated_at) WHERE status IN ('failed', 'undelivered');
 	CREATE INDEX reminders_done ON reminders (updated_at, status) WHERE status IN ('sent', 'skipped');`,
+
+	// 6: the S3 archive queue (store.Archive): one job per history entry,
+	// written in the event's transaction when archiving is on, deleted
+	// once its objects are in S3. state is the appointment's JSON after
+	// the event ('' for none). A claimed job's next_attempt_at is pushed
+	// to the end of its lease, as for texts.
+	`CREATE TABLE archive_jobs (
+		seq              INTEGER PRIMARY KEY,
+		appointment_id   TEXT    NOT NULL,
+		event_id         TEXT    NOT NULL,
+		from_disposition TEXT    NOT NULL,
+		to_disposition   TEXT    NOT NULL,
+		state            TEXT    NOT NULL,
+		attempts         INTEGER NOT NULL,
+		next_attempt_at  BIGINT  NOT NULL,
+		lease_owner      TEXT    NOT NULL,
+		lease_until      BIGINT  NOT NULL,
+		last_error       TEXT    NOT NULL,
+		created_at       BIGINT  NOT NULL
+	);
+	CREATE INDEX archive_jobs_appointment ON archive_jobs (appointment_id, seq);
+	CREATE INDEX archive_jobs_due ON archive_jobs (next_attempt_at);`,
 }
 
 // migrate brings the database to the latest schema version. It is idempotent and safe

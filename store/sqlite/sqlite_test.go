@@ -21,6 +21,12 @@ func TestContract(t *testing.T) {
 	})
 }
 
+func TestArchiveContract(t *testing.T) {
+	storetest.RunArchive(t, func(t *testing.T, archive bool) store.Store {
+		return openTest(t, Options{Archive: archive})
+	})
+}
+
 // TestContractNoCache runs the contract with the writer's cache off, so
 // that every state comes from the database.
 func TestContractNoCache(t *testing.T) {

@@ -60,6 +60,7 @@ type batch struct {
 	snap  jsonEnc // the appointment state in an outbox row
 
 	planner store.Planner // reminder plans; nil for none
+	archive bool          // write archive jobs (Options.Archive)
 }
 
 func newWriter(db *sql.DB, opts Options, committed func()) *writer {
@@ -70,7 +71,7 @@ func newWriter(db *sql.DB, opts Options, committed func()) *writer {
 		queue:     make(chan *request, opts.MaxBatch),
 		stopped:   make(chan struct{}),
 		batch:     make([]*request, 0, opts.MaxBatch),
-		tx:        batch{cache: newCache(!opts.noCache), planner: opts.Planner},
+		tx:        batch{cache: newCache(!opts.noCache), planner: opts.Planner, archive: opts.Archive},
 	}
 	go w.loop()
 	return w

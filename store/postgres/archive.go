@@ -1,0 +1,180 @@
+package postgres
+
+// The S3 archive queue (store.Archive).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/store"
+)
+
+// enqueueArchive writes the archive job of ev (its history row was just
+// written): From is cur's disposition, To and the state o's appointment.
+func (w wtx) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) error {
+	var from, to apptbridge.Disposition
+	if cur != nil {
+		from = cur.Disposition
+	}
+	after := o.Appointment
+	if after == nil {
+		after = cur // not applied: the state object stays
+	}
+	state := ""
+	if after != nil {
+		to = after.Disposition
+		j, err := json.Marshal(after)
+		if err != nil {
+			return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
+		}
+		state = string(j)
+	}
+	_, err := w.exec(ctx, `INSERT INTO archive_jobs (appointment_id, event_id, from_disposition, to_disposition,
+		state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, '', 0, '', $6)`,
+		ev.AppointmentID, ev.EventID, string(from), string(to), state, micros(now))
+	if err != nil {
+		return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
+	}
+	return nil
+}
+
+const archiveCols = `seq, appointment_id, event_id, from_disposition, to_disposition, state, attempts,
+	next_attempt_at, lease_owner, lease_until, last_error, created_at`
+
+func scanArchiveJob(row pgx.Rows) (*store.ArchiveJob, error) {
+	var (
+		j                               store.ArchiveJob
+		from, to, state                 string
+		next, leaseUntil, createdMicros int64
+	)
+	if err := row.Scan(&j.ID, &j.AppointmentID, &j.EventID, &from, &to, &state, &j.Attempts,
+		&next, &j.LeaseOwner, &leaseUntil, &j.LastError, &createdMicros); err != nil {
+		return nil, err
+	}
+	j.From, j.To = apptbridge.Disposition(from), apptbridge.Disposition(to)
+	j.NextAttemptAt, j.LeaseUntil, j.CreatedAt = fromUS(next), fromUS(leaseUntil), fromUS(createdMicros)
+	if state != "" {
+		j.State = new(apptbridge.Appointment)
+		if err := json.Unmarshal([]byte(state), j.State); err != nil {
+			return nil, fmt.Errorf("decode state of archive job %d: %w", j.ID, err)
+		}
+	}
+	return &j, nil
+}
+
+// ClaimArchive implements store.Archive: due heads of their appointment's
+// queue are locked with FOR UPDATE SKIP LOCKED and leased in the same
+// transaction. A job whose older sibling is being claimed by another
+// process is not eligible: the sibling's row still exists.
+func (db *DB) ClaimArchive(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*store.ArchiveJob, error) {
+	if db.closed.Load() {
+		return nil, opErr("claim archive", store.ErrClosed)
+	}
+	if owner == "" || limit <= 0 || lease <= 0 {
+		return nil, opErr("claim archive", invalid("owner, lease and limit required"))
+	}
+	now = store.Instant(now)
+	until := now.Add(lease)
+	var out []*store.ArchiveJob
+	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		out = out[:0]
+		rows, err := ptx.Query(ctx, `WITH c AS (
+				SELECT seq FROM archive_jobs j
+				WHERE next_attempt_at <= $3 AND (lease_owner = '' OR lease_until <= $3)
+				AND NOT EXISTS (SELECT 1 FROM archive_jobs o WHERE o.appointment_id = j.appointment_id AND o.seq < j.seq)
+				ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED),
+			u AS (UPDATE archive_jobs a SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
+				FROM c WHERE a.seq = c.seq RETURNING a.*)
+			SELECT `+archiveCols+` FROM u ORDER BY seq`, owner, micros(until), micros(now), int64(limit))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j, err := scanArchiveJob(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, opErr("claim archive", err)
+	}
+	for _, j := range out {
+		h, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE event_id = $1`, j.EventID)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: claim archive: history of job %d: %w", j.ID, err)
+		}
+		if len(h) != 1 {
+			return nil, fmt.Errorf("postgres: claim archive: event %s of job %d not found", j.EventID, j.ID)
+		}
+		j.Entry = h[0]
+	}
+	return out, nil
+}
+
+// ArchiveDone implements store.Archive.
+func (db *DB) ArchiveDone(ctx context.Context, owner string, id int64) error {
+	return db.saveArchive(ctx, "archive done", owner, id, `DELETE FROM archive_jobs WHERE seq = $1 AND lease_owner = $2`)
+}
+
+// ArchiveFailed implements store.Archive.
+func (db *DB) ArchiveFailed(ctx context.Context, owner string, id int64, next time.Time, lastError string) error {
+	return db.saveArchive(ctx, "archive failed", owner, id, `UPDATE archive_jobs SET attempts = attempts + 1,
+		next_attempt_at = $3, last_error = $4, lease_owner = '', lease_until = 0
+		WHERE seq = $1 AND lease_owner = $2`, micros(store.Instant(next)), lastError)
+}
+
+func (db *DB) saveArchive(ctx context.Context, op, owner string, id int64, q string, args ...any) error {
+	if db.closed.Load() {
+		return opErr(op, store.ErrClosed)
+	}
+	if owner == "" {
+		return opErr(op, invalid("owner required"))
+	}
+	args = append([]any{id, owner}, args...)
+	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		n, err := wtx{db, ptx}.exec(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrLeaseLost
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: %s %d: %w", op, id, err)
+	}
+	return nil
+}
+
+// NextArchiveDue implements store.Archive.
+func (db *DB) NextArchiveDue(ctx context.Context) (time.Time, error) {
+	return db.nextDue(ctx, `SELECT MIN(next_attempt_at) FROM archive_jobs j
+		WHERE NOT EXISTS (SELECT 1 FROM archive_jobs o WHERE o.appointment_id = j.appointment_id AND o.seq < j.seq)`)
+}
+
+// ArchiveQueue implements store.Archive.
+func (db *DB) ArchiveQueue(ctx context.Context) (store.QueueStat, error) {
+	st := store.QueueStat{Queue: "archive"}
+	if db.closed.Load() {
+		return st, opErr("archive queue", store.ErrClosed)
+	}
+	var oldest *int64
+	if err := db.pool.QueryRow(ctx, `SELECT COUNT(*), MIN(created_at) FROM archive_jobs`).Scan(&st.Depth, &oldest); err != nil {
+		return st, opErr("archive queue", err)
+	}
+	if oldest != nil {
+		st.Oldest = fromUS(*oldest)
+	}
+	return st, nil
+}

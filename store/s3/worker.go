@@ -1,0 +1,244 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/store"
+)
+
+// Queue is what the Worker needs of the store.
+type Queue interface {
+	ClaimArchive(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*store.ArchiveJob, error)
+	ArchiveDone(ctx context.Context, owner string, id int64) error
+	ArchiveFailed(ctx context.Context, owner string, id int64, next time.Time, lastError string) error
+	NextArchiveDue(ctx context.Context) (time.Time, error)
+	ArchiveQueue(ctx context.Context) (store.QueueStat, error)
+}
+
+// Writer writes a job's objects; *Archiver is the production one.
+type Writer interface {
+	Archive(ctx context.Context, job *store.ArchiveJob) error
+}
+
+// Metrics are the archive's Prometheus metrics.
+type Metrics struct {
+	jobs *prometheus.CounterVec
+	lag  prometheus.Gauge
+}
+
+// NewMetrics registers the archive metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apptbridge_archive_jobs_total",
+			Help: "S3 archive jobs by result (ok, retry: S3 failed and the job waits, lease_lost).",
+		}, []string{"result"}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "apptbridge_archive_lag_seconds",
+			Help: "Age of the oldest job in the S3 archive queue (0 when empty).",
+		}),
+	}
+	for _, r := range []string{"ok", "retry", "lease_lost"} {
+		m.jobs.WithLabelValues(r)
+	}
+	reg.MustRegister(m.jobs, m.lag)
+	return m
+}
+
+func (m *Metrics) job(result string) {
+	if m != nil {
+		m.jobs.WithLabelValues(result).Inc()
+	}
+}
+
+// Worker moves jobs from the store's archive queue to S3. Several workers
+// (processes) may share a queue: jobs are leased, and those of one
+// appointment go out one at a time, in order.
+type Worker struct {
+	Store  Queue
+	Writer Writer
+	Owner  string        // lease owner; default a random id
+	Lease  time.Duration // default 2 minutes
+	Batch  int           // jobs claimed (and written concurrently) at once; default 16
+	// MaxBackoff caps the wait before a failed job is tried again
+	// (default 5 minutes); the wait doubles from 1 s per attempt.
+	MaxBackoff time.Duration
+	// Timeout bounds one job's S3 calls; default 30 s.
+	Timeout time.Duration
+	Now     func() time.Time
+	Logger  *zap.Logger // ids only: appointment, event and job ids
+	Metrics *Metrics
+
+	once sync.Once
+	kick chan struct{}
+}
+
+func (w *Worker) init() {
+	w.once.Do(func() {
+		w.kick = make(chan struct{}, 1)
+		if w.Now == nil {
+			w.Now = time.Now
+		}
+		if w.Logger == nil {
+			w.Logger = zap.NewNop()
+		}
+		if w.Owner == "" {
+			w.Owner = "archive-" + apptbridge.NewEventID()
+		}
+		if w.Lease <= 0 {
+			w.Lease = 2 * time.Minute
+		}
+		if w.Batch <= 0 {
+			w.Batch = 16
+		}
+		if w.MaxBackoff <= 0 {
+			w.MaxBackoff = 5 * time.Minute
+		}
+		if w.Timeout <= 0 {
+			w.Timeout = 30 * time.Second
+		}
+	})
+}
+
+// Kick wakes the worker (an event was committed). It never blocks.
+func (w *Worker) Kick() {
+	w.init()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// maxSleep: the worker looks at the queue at least this often.
+const maxSleep = time.Second
+
+// Run archives until ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	w.init()
+	for {
+		n, err := w.RunOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			w.Logger.Warn("archive queue", zap.Error(err))
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		sleep := maxSleep
+		if due, err := w.Store.NextArchiveDue(ctx); err == nil && !due.IsZero() {
+			sleep = min(max(due.Sub(w.Now()), 10*time.Millisecond), maxSleep)
+		}
+		t := time.NewTimer(sleep)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-w.kick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce claims one batch and writes it; it returns how many jobs it
+// claimed.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	w.init()
+	w.updateLag(ctx)
+	jobs, err := w.Store.ClaimArchive(ctx, w.Owner, w.Now(), w.Lease, w.Batch)
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.one(ctx, j)
+		}()
+	}
+	wg.Wait()
+	if len(jobs) > 0 {
+		w.updateLag(ctx)
+	}
+	return len(jobs), nil
+}
+
+func (w *Worker) one(ctx context.Context, j *store.ArchiveJob) {
+	jctx, cancel := context.WithTimeout(ctx, w.Timeout)
+	err := w.Writer.Archive(jctx, j)
+	cancel()
+	log := w.Logger.With(zap.Int64("job", j.ID), zap.String("appointment_id", j.AppointmentID),
+		zap.String("event_id", j.EventID))
+	if err != nil {
+		next := w.Now().Add(w.backoff(j.Attempts))
+		serr := w.Store.ArchiveFailed(ctx, w.Owner, j.ID, next, errText(err))
+		if errors.Is(serr, store.ErrLeaseLost) {
+			w.Metrics.job("lease_lost")
+			return
+		}
+		if serr != nil {
+			log.Warn("archive job: record failure", zap.Error(serr))
+		}
+		w.Metrics.job("retry")
+		log.Warn("archive job failed, will retry", zap.Int("attempts", j.Attempts+1),
+			zap.Time("next_attempt_at", next), zap.String("error", errText(err)))
+		return
+	}
+	if err := w.Store.ArchiveDone(ctx, w.Owner, j.ID); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			w.Metrics.job("lease_lost")
+			return
+		}
+		log.Warn("archive job: mark done", zap.Error(err))
+		return
+	}
+	w.Metrics.job("ok")
+	log.Debug("archived")
+}
+
+// backoff is the wait after the attempts-th failure: 1 s doubling, at
+// most MaxBackoff, with ±20 % jitter.
+func (w *Worker) backoff(attempts int) time.Duration {
+	d := w.MaxBackoff
+	if attempts < 20 {
+		d = min(time.Second<<attempts, w.MaxBackoff)
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+func (w *Worker) updateLag(ctx context.Context) {
+	if w.Metrics == nil {
+		return
+	}
+	st, err := w.Store.ArchiveQueue(ctx)
+	if err != nil {
+		return
+	}
+	if st.Oldest.IsZero() {
+		w.Metrics.lag.Set(0)
+		return
+	}
+	w.Metrics.lag.Set(max(w.Now().Sub(st.Oldest).Seconds(), 0))
+}
+
+// errText is an error's text for the job's LastError and the log. SDK
+// errors name the operation, the key (ids only) and S3's code; the
+// archive's own errors carry ids only. It is cut to 500 bytes.
+func errText(err error) string {
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
