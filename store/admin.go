@@ -106,6 +106,22 @@ func VerifyAuditChain(prev Hash, entries []*AuditEntry) error {
 // HexHash is h in hex (for JSON and logs).
 func HexHash(h Hash) string { return hex.EncodeToString(h[:]) }
 
+// Page sizes of the Admin listings (Audit, HistorySince), the same on
+// every backend.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// PageSize is limit as a page size: DefaultPageSize when ≤ 0, at most
+// MaxPageSize.
+func PageSize(limit int) int {
+	if limit <= 0 {
+		return DefaultPageSize
+	}
+	return min(limit, MaxPageSize)
+}
+
 // AuditFilter selects audit entries, oldest first.
 type AuditFilter struct {
 	AfterSeq int64

@@ -21,14 +21,10 @@ import (
 )
 
 // MaxLimit caps the page size of Audit and HistorySince.
-const MaxLimit = 1000
+const MaxLimit = store.MaxPageSize
 
-func pageSize(limit int) int {
-	if limit <= 0 {
-		return DefaultLimit
-	}
-	return min(limit, MaxLimit)
-}
+// pageSize is the contract's page size (store.PageSize).
+func pageSize(limit int) int { return store.PageSize(limit) }
 
 // Secret implements store.Admin: the first process to insert the secret
 // wins (ON CONFLICT DO NOTHING); every caller returns the stored bytes.

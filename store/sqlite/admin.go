@@ -22,15 +22,10 @@ import (
 )
 
 // MaxLimit caps the page size of Audit and HistorySince.
-const MaxLimit = 1000
+const MaxLimit = store.MaxPageSize
 
-// pageSize is limit as a page size: DefaultLimit when ≤ 0, at most MaxLimit.
-func pageSize(limit int) int {
-	if limit <= 0 {
-		return DefaultLimit
-	}
-	return min(limit, MaxLimit)
-}
+// pageSize is the contract's page size (store.PageSize).
+func pageSize(limit int) int { return store.PageSize(limit) }
 
 // Secret implements store.Admin. The insert changes nothing when another
 // caller (or process) stored the secret first; everyone returns the
