@@ -34,9 +34,7 @@ lint:
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; fn=$${t##*:}; \
-	  echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
-	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s $$pkg; \
+	  GO=$(GO) ./scripts/fuzz.sh $${t%%:*} $${t##*:} $(FUZZTIME); \
 	done
 
 conformance: build
