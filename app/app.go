@@ -50,7 +50,9 @@ type App struct {
 	now func() time.Time
 	db  store.Store
 	ing *ingest.Handler
-	pat *patients
+	// events counts EHR events by source: MLLP (ingest) and POST /v1/events.
+	events *ingest.Metrics
+	pat    *patients
 	// archive writes the S3 archive; nil without S3_BUCKET.
 	archive *s3.Worker
 	mllp    *mllp.Server
@@ -136,12 +138,13 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		a.archive = &s3.Worker{Store: db, Writer: arch, Now: a.now, Logger: a.log.Named("archive"),
 			Metrics: s3.NewMetrics(a.reg)}
 	}
+	a.events = ingest.NewMetrics(a.reg)
 	a.ing = ingest.New(ingest.Config{
 		OnCommit: a.afterIngest,
 		Store:    db,
 		Mapper:   mapper,
 		Logger:   a.log.Named("ingest"),
-		Metrics:  ingest.NewMetrics(a.reg),
+		Metrics:  a.events,
 		Now:      a.now,
 		Parse:    hl7.ParseOptions{DefaultCharset: cfg.HL7Charset},
 	})

@@ -147,7 +147,7 @@ func TestEndToEndInProcess(t *testing.T) {
 		`apptbridge_mllp_acks_total{code="AA"} 2`,
 		`apptbridge_mllp_acks_total{code="AE"} 2`,
 		`apptbridge_mllp_messages_total{trigger="SIU^S12"} 2`,
-		`apptbridge_events_total{applied="true",type="CANCELED"} 1`,
+		`apptbridge_events_total{applied="true",source="hl7",type="CANCELED"} 1`,
 		`apptbridge_hl7_errors_total{reason="102"} 1`,
 		`apptbridge_build_info{commit="abc"`,
 		`apptbridge_store_commit_seconds_count`,

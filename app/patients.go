@@ -129,6 +129,9 @@ func (a *App) newPatients(cfg Config, mapper *mapping.Mapper) (*patients, error)
 		Sandbox:         cfg.SandboxSMS(),
 		DefaultCountry:  cfg.DefaultCountry,
 		Kick:            p.kick,
+		CountEvent: func(typ apptbridge.EventType, applied bool) {
+			a.events.CountEvent(typ, "api", applied)
+		},
 		Auth:            a.admin,
 		MLLPAddr:        a.boundMLLPAddr,
 		Simulate:        a.simulate,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/hl7"
 	"github.com/apptbridge/apptbridge/mllp"
 	"github.com/apptbridge/apptbridge/notify/twilio"
@@ -407,3 +409,41 @@ func scrape(t *testing.T, base string) string {
 }
 
 var _ = fmt.Sprint
+
+// TestEventsCountedBySource: apptbridge_events_total counts EHR events
+// from both doors, MLLP (source hl7) and POST /v1/events (source api), so
+// a dashboard of events is not blind to an EHR that posts JSON.
+func TestEventsCountedBySource(t *testing.T) {
+	l := startLoop(t, nil)
+	start := time.Now().Add(72 * time.Hour).Truncate(time.Minute)
+	if code := l.send(t, siu("M1", "S12", "A700", "(773)555-0142", start, "")); code != "AA" {
+		t.Fatalf("ACK %s", code)
+	}
+	body := `{"event_id":"` + apptbridge.NewEventID() + `","event_type":"BOOKED","patient_id":"P701","appointment_id":"A701",` +
+		`"appointment_datetime_utc":"` + start.UTC().Format(time.RFC3339) + `","patient_phone":"+17735550143"}`
+	req, _ := http.NewRequest("POST", l.base+"/v1/events", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+l.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /v1/events: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(l.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`apptbridge_events_total{applied="true",source="hl7",type="BOOKED"} 1`,
+		`apptbridge_events_total{applied="true",source="api",type="BOOKED"} 1`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

@@ -177,7 +177,7 @@ func (h *Handler) process(ctx context.Context, raw []byte, now time.Time) Reply 
 	}
 	if e := res.Event; e != nil {
 		o := sr.Outcome
-		h.m.Events.WithLabelValues(string(e.EventType), strconv.FormatBool(o.Applied)).Inc()
+		h.m.CountEvent(e.EventType, "hl7", o.Applied)
 		h.log.Info("event committed", append(logf,
 			zap.String("event_id", e.EventID),
 			zap.String("event_type", string(e.EventType)),

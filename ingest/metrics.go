@@ -1,7 +1,11 @@
 package ingest
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/apptbridge/apptbridge"
 )
 
 // Metrics are the ingest pipeline's Prometheus metrics. Labels never carry
@@ -11,7 +15,7 @@ type Metrics struct {
 	Acks        *prometheus.CounterVec   // by code
 	Duration    *prometheus.HistogramVec // by ack code
 	ParseErrors *prometheus.CounterVec   // by reason
-	Events      *prometheus.CounterVec   // by type, applied
+	Events      *prometheus.CounterVec   // by type, source, applied
 	Duplicates  *prometheus.CounterVec   // by result: replayed, conflict
 }
 
@@ -37,8 +41,8 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apptbridge_events_total",
-			Help: "Appointment events by type and whether the state machine applied them.",
-		}, []string{"type", "applied"}),
+			Help: "Appointment events from the EHR by type, source (hl7: MLLP; api: POST /v1/events) and whether the state machine applied them.",
+		}, []string{"type", "source", "applied"}),
 		Duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apptbridge_mllp_duplicates_total",
 			Help: "Messages whose MSH-3/4/10 key was already committed: replayed (same content) or conflict (other content).",
@@ -48,4 +52,10 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		r.MustRegister(m.Messages, m.Acks, m.Duration, m.ParseErrors, m.Events, m.Duplicates)
 	}
 	return m
+}
+
+// CountEvent counts one EHR event that reached the state machine; source
+// is "hl7" (this package) or "api" (POST /v1/events, counted by web).
+func (m *Metrics) CountEvent(typ apptbridge.EventType, source string, applied bool) {
+	m.Events.WithLabelValues(string(typ), source, strconv.FormatBool(applied)).Inc()
 }

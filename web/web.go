@@ -63,6 +63,9 @@ type Config struct {
 	// Simulate sends an HL7 message to this service's own MLLP listener
 	// and returns the ACK (the admin page's event simulator).
 	Simulate func(ctx context.Context, msg []byte) ([]byte, error)
+	// CountEvent counts an event posted to /v1/events that reached the
+	// state machine (nil: not counted).
+	CountEvent func(typ apptbridge.EventType, applied bool)
 	// DefaultTimezone reads simulated times without a zone.
 	DefaultTimezone string
 	Logger          *zap.Logger
@@ -86,6 +89,9 @@ func New(cfg Config) *API {
 	}
 	if cfg.Kick == nil {
 		cfg.Kick = func() {}
+	}
+	if cfg.CountEvent == nil {
+		cfg.CountEvent = func(apptbridge.EventType, bool) {}
 	}
 	return &API{cfg: cfg, log: cfg.Logger}
 }
@@ -269,6 +275,7 @@ func (a *API) postEvent(w http.ResponseWriter, r *http.Request) {
 		a.cfg.Kick() // a text, a request or a new reminder plan
 	}
 	o := res.Outcome
+	a.cfg.CountEvent(ev.EventType, o.Applied)
 	out := map[string]any{
 		"event_id":       ev.EventID,
 		"appointment_id": ev.AppointmentID,
