@@ -25,6 +25,12 @@ type ArchiveJob struct {
 	// a new appointment or none); To the disposition after it ("" when the
 	// appointment does not exist: no state object).
 	From, To apptbridge.Disposition
+	// FromPatientID is the patient id in the key of the state object
+	// before the event (cur's PatientID; "" when From is ""). With From
+	// it names the object to delete when the event moves the state object
+	// to another key: a new disposition or a new patient id (SPEC §12: one
+	// state object per appointment).
+	FromPatientID string
 	// State is the appointment right after the event (nil when To is "").
 	State *apptbridge.Appointment
 	// Entry is the event's history entry.

@@ -460,3 +460,93 @@ func TestKeys(t *testing.T) {
 		t.Errorf("StateKey = %s", got)
 	}
 }
+
+// TestArchivePatientChange: when an event changes the appointment's
+// patient id (PID-3), alone or with the disposition, the state object
+// moves to the new key and the old one is deleted: one state object per
+// appointment, under its current patient id, at every step.
+func TestArchivePatientChange(t *testing.T) {
+	e := newEnv(t, "")
+	w := &Worker{Store: e.db, Writer: e.arch, Logger: e.log}
+	states := func() []string {
+		var out []string
+		for _, k := range keys(e.objects(t)) {
+			if strings.HasPrefix(k, "state/") {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	steps := []struct {
+		typ  apptbridge.EventType
+		pid  string
+		want string
+	}{
+		{apptbridge.Booked, "P-OLD", "state/customer=acme/disposition=QUEUED/appointmentPC-1-patientP-OLD.json"},
+		// The patient id alone changes.
+		{apptbridge.Modified, "P-NEW", "state/customer=acme/disposition=QUEUED/appointmentPC-1-patientP-NEW.json"},
+		// An event without a patient id keeps it (no move).
+		{apptbridge.Modified, "", "state/customer=acme/disposition=QUEUED/appointmentPC-1-patientP-NEW.json"},
+		// Patient id and disposition change together.
+		{apptbridge.Canceled, "P/3", "state/customer=acme/disposition=CANCELED/appointmentPC-1-patientP%2F3.json"},
+	}
+	at := time.Now().UTC()
+	for i, s := range steps {
+		ev := event("PC-1", s.typ, at.Add(time.Duration(i)*time.Minute))
+		ev.PatientID = s.pid
+		ingest(t, e.db, ev)
+		drain(t, w, e.db)
+		got := states()
+		if len(got) != 1 || got[0] != s.want {
+			t.Fatalf("step %d (%s, patient %q): state objects %v, want [%s]", i, s.typ, s.pid, got, s.want)
+		}
+		appt, err := e.db.Appointment(t.Context(), "PC-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(appt)
+		if body := e.objects(t)[s.want]; !bytes.Equal(body, want) {
+			t.Errorf("step %d: %s = %s, want %s", i, s.want, body, want)
+		}
+	}
+	// The history objects are under the patient id each event left.
+	var hist []string
+	for _, k := range keys(e.objects(t)) {
+		if strings.HasPrefix(k, "history/") {
+			hist = append(hist, k)
+		}
+	}
+	if len(hist) != len(steps) {
+		t.Errorf("history objects %v, want %d", hist, len(steps))
+	}
+	e.checkNoPHI(t)
+}
+
+// TestOldStateKey: the key a job deletes.
+func TestOldStateKey(t *testing.T) {
+	st := func(pid string) *apptbridge.Appointment {
+		a := &apptbridge.Appointment{}
+		a.PatientID = pid
+		return a
+	}
+	for _, c := range []struct {
+		name string
+		job  store.ArchiveJob
+		want string
+	}{
+		{"new appointment", store.ArchiveJob{To: apptbridge.DispQueued, State: st("P1")}, ""},
+		{"same key", store.ArchiveJob{From: apptbridge.DispQueued, FromPatientID: "P1", To: apptbridge.DispQueued, State: st("P1")}, ""},
+		{"no state", store.ArchiveJob{From: apptbridge.DispQueued, FromPatientID: "P1"}, ""},
+		{"disposition", store.ArchiveJob{From: apptbridge.DispQueued, FromPatientID: "P1", To: apptbridge.DispCanceled, State: st("P1")},
+			"state/customer=acme/disposition=QUEUED/appointmentA-patientP1.json"},
+		{"patient id", store.ArchiveJob{From: apptbridge.DispQueued, FromPatientID: "P1", To: apptbridge.DispQueued, State: st("P2")},
+			"state/customer=acme/disposition=QUEUED/appointmentA-patientP1.json"},
+		{"patient id set", store.ArchiveJob{From: apptbridge.DispQueued, To: apptbridge.DispQueued, State: st("P2")},
+			"state/customer=acme/disposition=QUEUED/appointmentA-patient.json"},
+	} {
+		c.job.AppointmentID = "A"
+		if got := oldStateKey("acme", &c.job); got != c.want {
+			t.Errorf("%s: oldStateKey = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
