@@ -5,21 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
@@ -28,89 +21,16 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/s3/s3test"
 	"github.com/apptbridge/apptbridge/store/sqlite"
 )
 
 const (
-	testAccess = "apptbridgetest"
-	testSecret = "apptbridgetestsecret"
-	testBucket = "archive"
+	testAccess = s3test.AccessKey
+	testSecret = s3test.SecretKey
+	testBucket = s3test.Bucket
 	customer   = "acme"
 )
-
-// gateway is a versitygw process serving a directory over S3.
-type gateway struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	addr string
-	cmd  *exec.Cmd
-}
-
-// startGateway starts versitygw (env APPTBRIDGE_VERSITYGW or PATH) on a
-// free loopback port with bucket testBucket. Missing binary: t.Fatal when
-// CI=true, else t.Skip.
-func startGateway(t *testing.T) *gateway {
-	t.Helper()
-	bin := os.Getenv("APPTBRIDGE_VERSITYGW")
-	if bin == "" {
-		bin, _ = exec.LookPath("versitygw")
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("versitygw not found: set APPTBRIDGE_VERSITYGW (scripts/test-s3.sh)")
-		}
-		t.Skip("versitygw not found: set APPTBRIDGE_VERSITYGW or run scripts/test-s3.sh")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	g := &gateway{t: t, bin: bin, dir: t.TempDir(), addr: addr}
-	if err := os.Mkdir(filepath.Join(g.dir, testBucket), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	g.start()
-	t.Cleanup(g.stop)
-	return g
-}
-
-func (g *gateway) endpoint() string { return "http://" + g.addr }
-
-func (g *gateway) start() {
-	g.t.Helper()
-	g.cmd = exec.Command(g.bin, "--port", g.addr, "--access", testAccess, "--secret", testSecret,
-		"posix", "--nometa", g.dir)
-	var out bytes.Buffer
-	g.cmd.Stdout, g.cmd.Stderr = &out, &out
-	if err := g.cmd.Start(); err != nil {
-		g.t.Fatalf("start versitygw: %v", err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", g.addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			g.stop()
-			g.t.Fatalf("versitygw did not listen on %s: %s", g.addr, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (g *gateway) stop() {
-	if g.cmd == nil || g.cmd.Process == nil {
-		return
-	}
-	g.cmd.Process.Kill()
-	g.cmd.Wait()
-	g.cmd = nil
-}
 
 // recorder is an HTTP client that records each request's method, path
 // and server-side encryption headers.
@@ -148,14 +68,14 @@ type env struct {
 	db   *sqlite.DB
 	arch *Archiver
 	rec  *recorder
-	gw   *gateway
+	gw   *s3test.Gateway
 	logs *observer.ObservedLogs
 	log  *zap.Logger
 }
 
 func newEnv(t *testing.T, kms string) *env {
 	t.Helper()
-	gw := startGateway(t)
+	gw := s3test.Start(t)
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{Archive: true})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +83,7 @@ func newEnv(t *testing.T, kms string) *env {
 	t.Cleanup(func() { db.Close() })
 	rec := &recorder{c: &http.Client{Timeout: 10 * time.Second}}
 	arch, err := New(t.Context(), Config{Bucket: testBucket, CustomerCode: customer, Region: "us-east-1",
-		Endpoint: gw.endpoint(), KMSKeyID: kms, HTTPClient: rec,
+		Endpoint: gw.Endpoint(), KMSKeyID: kms, HTTPClient: rec,
 		Credentials: credentials.NewStaticCredentialsProvider(testAccess, testSecret, "")})
 	if err != nil {
 		t.Fatal(err)
@@ -229,35 +149,10 @@ func drain(t *testing.T, w *Worker, q Queue) {
 
 func (e *env) objects(t *testing.T) map[string][]byte {
 	t.Helper()
-	out := map[string][]byte{}
-	c := e.arch.Client()
-	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String(testBucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
-		if err != nil {
-			t.Fatalf("list: %v", err)
-		}
-		for _, o := range page.Contents {
-			r, err := c.GetObject(t.Context(), &awss3.GetObjectInput{Bucket: aws.String(testBucket), Key: o.Key})
-			if err != nil {
-				t.Fatalf("get %s: %v", *o.Key, err)
-			}
-			b, _ := io.ReadAll(r.Body)
-			r.Body.Close()
-			out[*o.Key] = b
-		}
-	}
-	return out
+	return e.gw.Objects(t)
 }
 
-func keys(m map[string][]byte) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func keys(m map[string][]byte) []string { return s3test.Keys(m) }
 
 func (e *env) checkNoPHI(t *testing.T) {
 	t.Helper()
@@ -385,7 +280,7 @@ func TestArchiveOutage(t *testing.T) {
 	go func() { w.Run(ctx); close(done) }()
 	defer func() { stop(); <-done }()
 
-	e.gw.stop()
+	e.gw.Stop()
 	for i := range 5 {
 		aid := fmt.Sprintf("O-%d", i)
 		ingest(t, e.db, event(aid, apptbridge.Booked, time.Now().UTC()))
@@ -410,7 +305,7 @@ func TestArchiveOutage(t *testing.T) {
 		t.Errorf("archive_lag_seconds = %v during a one-minute outage", lag)
 	}
 
-	e.gw.start()
+	e.gw.Restart()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st, err := e.db.ArchiveQueue(t.Context())

@@ -73,6 +73,11 @@ type Worker struct {
 	MaxBackoff time.Duration
 	// Timeout bounds one job's S3 calls; default 30 s.
 	Timeout time.Duration
+	// Poll is the longest wait between two looks at the queue (default
+	// 1 s): it finds the jobs no Kick announced (those of other processes
+	// sharing a PostgreSQL store). A Kick wakes the worker at once, and a
+	// failed job's retry time shortens the wait.
+	Poll    time.Duration
 	Now     func() time.Time
 	Logger  *zap.Logger // ids only: appointment, event and job ids
 	Metrics *Metrics
@@ -105,10 +110,14 @@ func (w *Worker) init() {
 		if w.Timeout <= 0 {
 			w.Timeout = 30 * time.Second
 		}
+		if w.Poll <= 0 {
+			w.Poll = defaultPoll
+		}
 	})
 }
 
-// Kick wakes the worker (an event was committed). It never blocks.
+// Kick wakes the worker (archive jobs were committed: store.NotifyArchive
+// calls it). It never blocks.
 func (w *Worker) Kick() {
 	w.init()
 	select {
@@ -117,8 +126,8 @@ func (w *Worker) Kick() {
 	}
 }
 
-// maxSleep: the worker looks at the queue at least this often.
-const maxSleep = time.Second
+// defaultPoll is Worker.Poll's default.
+const defaultPoll = time.Second
 
 // Run archives until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
@@ -134,9 +143,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		if n > 0 && err == nil {
 			continue
 		}
-		sleep := maxSleep
+		sleep := w.Poll
 		if due, err := w.Store.NextArchiveDue(ctx); err == nil && !due.IsZero() {
-			sleep = min(max(due.Sub(w.Now()), 10*time.Millisecond), maxSleep)
+			sleep = min(max(due.Sub(w.Now()), 10*time.Millisecond), w.Poll)
 		}
 		t := time.NewTimer(sleep)
 		select {
