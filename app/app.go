@@ -149,6 +149,8 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		}
 		a.archive = &s3.Worker{Store: db, Writer: arch, Now: a.now, Logger: a.log.Named("archive"),
 			Metrics: s3.NewMetrics(a.reg), Poll: o.ArchivePoll}
+		// The archive's depth and lag, read at scrape time.
+		a.reg.MustRegister(&s3.QueueCollector{Queue: db})
 	}
 	a.ing = ingest.New(ingest.Config{
 		OnCommit: a.afterIngest,

@@ -100,4 +100,13 @@ func TestArchiveWakesOnCommit(t *testing.T) {
 		t.Fatalf("inbound: %d %v", status, err)
 	}
 	inS3("patient reply", "A100", 2)
+
+	// Everything is written: the lag gauges are at zero.
+	m := scrape(t, l.base)
+	for _, want := range []string{"apptbridge_archive_depth 0", "apptbridge_archive_oldest_age_seconds 0",
+		`apptbridge_archive_jobs_total{result="ok"} 3`} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }

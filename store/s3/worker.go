@@ -20,7 +20,6 @@ type Queue interface {
 	ArchiveDone(ctx context.Context, owner string, id int64) error
 	ArchiveFailed(ctx context.Context, owner string, id int64, next time.Time, lastError string) error
 	NextArchiveDue(ctx context.Context) (time.Time, error)
-	ArchiveQueue(ctx context.Context) (store.QueueStat, error)
 }
 
 // Writer writes a job's objects; *Archiver is the production one.
@@ -28,29 +27,69 @@ type Writer interface {
 	Archive(ctx context.Context, job *store.ArchiveJob) error
 }
 
-// Metrics are the archive's Prometheus metrics.
+// Metrics are the archive worker's Prometheus metrics. The queue's depth
+// and oldest age are read from the store at scrape time (QueueCollector).
 type Metrics struct {
 	jobs *prometheus.CounterVec
-	lag  prometheus.Gauge
 }
 
-// NewMetrics registers the archive metrics with reg.
+// NewMetrics registers the archive worker's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apptbridge_archive_jobs_total",
 			Help: "S3 archive jobs by result (ok, retry: S3 failed and the job waits, lease_lost).",
 		}, []string{"result"}),
-		lag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "apptbridge_archive_lag_seconds",
-			Help: "Age of the oldest job in the S3 archive queue (0 when empty).",
-		}),
 	}
 	for _, r := range []string{"ok", "retry", "lease_lost"} {
 		m.jobs.WithLabelValues(r)
 	}
-	reg.MustRegister(m.jobs, m.lag)
+	reg.MustRegister(m.jobs)
 	return m
+}
+
+var (
+	archiveDepthDesc = prometheus.NewDesc("apptbridge_archive_depth",
+		"S3 archive jobs waiting (events whose objects are not yet in S3).", nil, nil)
+	archiveAgeDesc = prometheus.NewDesc("apptbridge_archive_oldest_age_seconds",
+		"Age of the oldest waiting S3 archive job (0 when none): how far the data lake is behind.", nil, nil)
+)
+
+// QueueCollector reports the archive queue at scrape time, as the outbox
+// reports its queues (apptbridge_outbox_depth, _oldest_age_seconds): the
+// lag shows even when the worker is stuck. A failed store read reports
+// nothing (the series go stale).
+type QueueCollector struct {
+	Queue interface {
+		ArchiveQueue(ctx context.Context) (store.QueueStat, error)
+	}
+	Now func() time.Time // nil: time.Now
+}
+
+// Describe implements prometheus.Collector.
+func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- archiveDepthDesc
+	ch <- archiveAgeDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.Queue.ArchiveQueue(ctx)
+	if err != nil {
+		return
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	age := 0.0
+	if !st.Oldest.IsZero() {
+		age = max(now().Sub(st.Oldest).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(archiveDepthDesc, prometheus.GaugeValue, float64(st.Depth))
+	ch <- prometheus.MustNewConstMetric(archiveAgeDesc, prometheus.GaugeValue, age)
 }
 
 func (m *Metrics) job(result string) {
@@ -163,7 +202,6 @@ func (w *Worker) Run(ctx context.Context) error {
 // claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.init()
-	w.updateLag(ctx)
 	jobs, err := w.Store.ClaimArchive(ctx, w.Owner, w.Now(), w.Lease, w.Batch)
 	if err != nil {
 		return 0, err
@@ -177,9 +215,6 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		}()
 	}
 	wg.Wait()
-	if len(jobs) > 0 {
-		w.updateLag(ctx)
-	}
 	return len(jobs), nil
 }
 
@@ -224,21 +259,6 @@ func (w *Worker) backoff(attempts int) time.Duration {
 		d = min(time.Second<<attempts, w.MaxBackoff)
 	}
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-func (w *Worker) updateLag(ctx context.Context) {
-	if w.Metrics == nil {
-		return
-	}
-	st, err := w.Store.ArchiveQueue(ctx)
-	if err != nil {
-		return
-	}
-	if st.Oldest.IsZero() {
-		w.Metrics.lag.Set(0)
-		return
-	}
-	w.Metrics.lag.Set(max(w.Now().Sub(st.Oldest).Seconds(), 0))
 }
 
 // errText is an error's text for the job's LastError and the log. SDK
