@@ -39,6 +39,10 @@ type Options struct {
 	Now      func() time.Time     // nil: time.Now
 	Version  string
 	Commit   string
+	// ArchivePoll is the S3 archive worker's longest wait between looks
+	// at its queue (s3.Worker.Poll; 0: its default). Tests set it long to
+	// show that committed jobs wake the worker.
+	ArchivePoll time.Duration
 }
 
 // App is one running apptbridge service.
@@ -111,6 +115,16 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.S3Bucket != "" {
+		// Every commit that wrote archive jobs (Ingest, and Tx.Apply by
+		// the API, replies, reminders, expiries, opt-outs) wakes the
+		// archive worker: the objects go out at once, not at its poll.
+		db = store.NotifyArchive(db, func() {
+			if a.archive != nil {
+				a.archive.Kick()
+			}
+		})
+	}
 	a.db = db
 	if a.admin, err = adminAuth(ctx, cfg, db); err != nil {
 		db.Close()
@@ -136,7 +150,9 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 			return nil, err
 		}
 		a.archive = &s3.Worker{Store: db, Writer: arch, Now: a.now, Logger: a.log.Named("archive"),
-			Metrics: s3.NewMetrics(a.reg)}
+			Metrics: s3.NewMetrics(a.reg), Poll: o.ArchivePoll}
+		// The archive's depth and lag, read at scrape time.
+		a.reg.MustRegister(&s3.QueueCollector{Queue: db})
 	}
 	a.events = ingest.NewMetrics(a.reg)
 	a.ing = ingest.New(ingest.Config{
@@ -286,12 +302,10 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
-// afterIngest wakes the workers an ingested message concerns.
+// afterIngest wakes the workers an ingested message concerns (the
+// archive worker is woken by the store: store.NotifyArchive).
 func (a *App) afterIngest(r store.IngestResult) {
 	a.pat.afterIngest(r)
-	if a.archive != nil && !r.Duplicate && !r.Conflict {
-		a.archive.Kick()
-	}
 }
 
 // MLLPAddr returns the bound MLLP address (after Start).

@@ -121,6 +121,12 @@ type loop struct {
 
 func startLoop(t *testing.T, env map[string]string) *loop {
 	t.Helper()
+	return startLoopWith(t, env, Options{})
+}
+
+// startLoopWith is startLoop with App options (the logger is the loop's).
+func startLoopWith(t *testing.T, env map[string]string, opts Options) *loop {
+	t.Helper()
 	tw, err := twiliotest.Start(testAccount, testToken)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +155,8 @@ func startLoop(t *testing.T, env map[string]string) *loop {
 		cfg[k] = v
 	}
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(l.logs), zapcore.DebugLevel))
-	a, err := New(context.Background(), testConfig(t, cfg), Options{Logger: log})
+	opts.Logger = log
+	a, err := New(context.Background(), testConfig(t, cfg), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

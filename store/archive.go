@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/apptbridge/apptbridge"
@@ -25,6 +26,12 @@ type ArchiveJob struct {
 	// a new appointment or none); To the disposition after it ("" when the
 	// appointment does not exist: no state object).
 	From, To apptbridge.Disposition
+	// FromPatientID is the patient id in the key of the state object
+	// before the event (cur's PatientID; "" when From is ""). With From
+	// it names the object to delete when the event moves the state object
+	// to another key: a new disposition or a new patient id (SPEC §12: one
+	// state object per appointment).
+	FromPatientID string
 	// State is the appointment right after the event (nil when To is "").
 	State *apptbridge.Appointment
 	// Entry is the event's history entry.
@@ -60,4 +67,55 @@ type Archive interface {
 	// ArchiveQueue returns the queue's depth and its oldest job's
 	// CreatedAt (zero when empty), for the lag metric.
 	ArchiveQueue(ctx context.Context) (QueueStat, error)
+}
+
+// NotifyArchive returns s with wake called after every commit that wrote
+// archive jobs, so the archive worker takes them at once instead of at its
+// next look at the queue: after an Ingest that recorded an event, and
+// after an Update whose function applied one (Tx.Apply: API events,
+// patient replies, reminders, expiries, opt-outs). wake must not block;
+// an extra call (an Apply of a transaction the backend ran again) costs
+// the worker one empty claim. Every other method is s's own.
+func NotifyArchive(s Store, wake func()) Store {
+	return &archiveNotifier{Store: s, wake: wake}
+}
+
+type archiveNotifier struct {
+	Store
+	wake func()
+}
+
+func (n *archiveNotifier) Ingest(ctx context.Context, in *Inbound) (IngestResult, error) {
+	r, err := n.Store.Ingest(ctx, in)
+	if err == nil && in.Event != nil && !r.Duplicate && !r.Conflict {
+		n.wake()
+	}
+	return r, err
+}
+
+func (n *archiveNotifier) Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	var applied atomic.Bool
+	err := n.Store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		applied.Store(false) // the backend may run fn again: the last run counts
+		return fn(ctx, &applyNotingTx{Tx: tx, applied: &applied})
+	})
+	if err == nil && applied.Load() {
+		n.wake()
+	}
+	return err
+}
+
+// applyNotingTx notes that an event was applied (so its archive job was
+// written) in the transaction.
+type applyNotingTx struct {
+	Tx
+	applied *atomic.Bool
+}
+
+func (t *applyNotingTx) Apply(ctx context.Context, e *apptbridge.Event) (ApplyResult, error) {
+	r, err := t.Tx.Apply(ctx, e)
+	if err == nil {
+		t.applied.Store(true)
+	}
+	return r, err
 }

@@ -18,8 +18,9 @@ import (
 // written): From is cur's disposition, To and the state o's appointment.
 func (w wtx) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) error {
 	var from, to apptbridge.Disposition
+	fromPID := ""
 	if cur != nil {
-		from = cur.Disposition
+		from, fromPID = cur.Disposition, cur.PatientID
 	}
 	after := o.Appointment
 	if after == nil {
@@ -35,9 +36,9 @@ func (w wtx) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment, ev
 		state = string(j)
 	}
 	_, err := w.exec(ctx, `INSERT INTO archive_jobs (appointment_id, event_id, from_disposition, to_disposition,
-		state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at)
-		VALUES ($1, $2, $3, $4, $5, 0, $6, '', 0, '', $6)`,
-		ev.AppointmentID, ev.EventID, string(from), string(to), state, micros(now))
+		state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, from_patient_id)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, '', 0, '', $6, $7)`,
+		ev.AppointmentID, ev.EventID, string(from), string(to), state, micros(now), fromPID)
 	if err != nil {
 		return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
 	}
@@ -45,7 +46,7 @@ func (w wtx) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment, ev
 }
 
 const archiveCols = `seq, appointment_id, event_id, from_disposition, to_disposition, state, attempts,
-	next_attempt_at, lease_owner, lease_until, last_error, created_at`
+	next_attempt_at, lease_owner, lease_until, last_error, created_at, from_patient_id`
 
 func scanArchiveJob(row pgx.Rows) (*store.ArchiveJob, error) {
 	var (
@@ -54,7 +55,7 @@ func scanArchiveJob(row pgx.Rows) (*store.ArchiveJob, error) {
 		next, leaseUntil, createdMicros int64
 	)
 	if err := row.Scan(&j.ID, &j.AppointmentID, &j.EventID, &from, &to, &state, &j.Attempts,
-		&next, &j.LeaseOwner, &leaseUntil, &j.LastError, &createdMicros); err != nil {
+		&next, &j.LeaseOwner, &leaseUntil, &j.LastError, &createdMicros, &j.FromPatientID); err != nil {
 		return nil, err
 	}
 	j.From, j.To = apptbridge.Disposition(from), apptbridge.Disposition(to)

@@ -220,6 +220,11 @@ var migrations = []string{
 	);
 	CREATE INDEX archive_jobs_appointment ON archive_jobs (appointment_id, seq);
 	CREATE INDEX archive_jobs_due ON archive_jobs (next_attempt_at);`,
+
+	// 7 (version 3 here): the patient id of an archive job's previous
+	// state object, as in the SQLite schema.
+	`ALTER TABLE archive_jobs ADD COLUMN from_patient_id TEXT NOT NULL DEFAULT '';
+	UPDATE archive_jobs SET from_patient_id = COALESCE(state::json ->> 'patient_id', '') WHERE state <> '';`,
 }
 
 // Advisory lock namespaces (the first key of pg_advisory_xact_lock(int,

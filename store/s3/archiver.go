@@ -8,8 +8,8 @@
 //
 //	state/customer=<CUSTOMER_CODE>/disposition=<D>/appointment<aid>-patient<pid>.json
 //
-// moved (the new key put, then the old deleted) when the disposition
-// changes. Each object is one canonical JSON object: the state is the
+// moved (the new key put, then the old deleted) when a component of its
+// key changes: the disposition or the patient id. Each object is one canonical JSON object: the state is the
 // appointment as GET /v1/appointments/{id} and the state export show it;
 // a history object is a history export row (seq, recorded_at, applied,
 // reason, from, disposition, text, suppressed, then the event's keys).
@@ -126,10 +126,9 @@ func (a *Archiver) Archive(ctx context.Context, job *store.ArchiveJob) error {
 	if err := a.put(ctx, StateKey(a.cfg.CustomerCode, job.To, job.AppointmentID, pid), state); err != nil {
 		return err
 	}
-	if job.From != apptbridge.DispNone && job.From != job.To {
-		key := StateKey(a.cfg.CustomerCode, job.From, job.AppointmentID, pid)
-		if _, err := a.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &a.cfg.Bucket, Key: &key}); err != nil {
-			return fmt.Errorf("delete %s: %w", key, err)
+	if old := oldStateKey(a.cfg.CustomerCode, job); old != "" {
+		if _, err := a.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &a.cfg.Bucket, Key: &old}); err != nil {
+			return fmt.Errorf("delete %s: %w", old, err)
 		}
 	}
 	return nil
@@ -153,6 +152,21 @@ func (a *Archiver) put(ctx context.Context, key string, body []byte) error {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// oldStateKey is the key of the state object job replaces, "" when none
+// or when it is the job's own: the appointment had a state object before
+// the event (From set) and the event changed a component of its key, the
+// disposition or the patient id (SPEC §12: one state object per
+// appointment). The customer code is the same for every job of a store.
+func oldStateKey(customer string, job *store.ArchiveJob) string {
+	if job.From == apptbridge.DispNone || job.State == nil {
+		return ""
+	}
+	if job.From == job.To && job.FromPatientID == job.State.PatientID {
+		return ""
+	}
+	return StateKey(customer, job.From, job.AppointmentID, job.FromPatientID)
 }
 
 // StateKey is the key of an appointment's state object.

@@ -5,21 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
@@ -28,89 +21,16 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/s3/s3test"
 	"github.com/apptbridge/apptbridge/store/sqlite"
 )
 
 const (
-	testAccess = "apptbridgetest"
-	testSecret = "apptbridgetestsecret"
-	testBucket = "archive"
+	testAccess = s3test.AccessKey
+	testSecret = s3test.SecretKey
+	testBucket = s3test.Bucket
 	customer   = "acme"
 )
-
-// gateway is a versitygw process serving a directory over S3.
-type gateway struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	addr string
-	cmd  *exec.Cmd
-}
-
-// startGateway starts versitygw (env APPTBRIDGE_VERSITYGW or PATH) on a
-// free loopback port with bucket testBucket. Missing binary: t.Fatal when
-// CI=true, else t.Skip.
-func startGateway(t *testing.T) *gateway {
-	t.Helper()
-	bin := os.Getenv("APPTBRIDGE_VERSITYGW")
-	if bin == "" {
-		bin, _ = exec.LookPath("versitygw")
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("versitygw not found: set APPTBRIDGE_VERSITYGW (scripts/test-s3.sh)")
-		}
-		t.Skip("versitygw not found: set APPTBRIDGE_VERSITYGW or run scripts/test-s3.sh")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	g := &gateway{t: t, bin: bin, dir: t.TempDir(), addr: addr}
-	if err := os.Mkdir(filepath.Join(g.dir, testBucket), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	g.start()
-	t.Cleanup(g.stop)
-	return g
-}
-
-func (g *gateway) endpoint() string { return "http://" + g.addr }
-
-func (g *gateway) start() {
-	g.t.Helper()
-	g.cmd = exec.Command(g.bin, "--port", g.addr, "--access", testAccess, "--secret", testSecret,
-		"posix", "--nometa", g.dir)
-	var out bytes.Buffer
-	g.cmd.Stdout, g.cmd.Stderr = &out, &out
-	if err := g.cmd.Start(); err != nil {
-		g.t.Fatalf("start versitygw: %v", err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", g.addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			g.stop()
-			g.t.Fatalf("versitygw did not listen on %s: %s", g.addr, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (g *gateway) stop() {
-	if g.cmd == nil || g.cmd.Process == nil {
-		return
-	}
-	g.cmd.Process.Kill()
-	g.cmd.Wait()
-	g.cmd = nil
-}
 
 // recorder is an HTTP client that records each request's method, path
 // and server-side encryption headers.
@@ -148,14 +68,14 @@ type env struct {
 	db   *sqlite.DB
 	arch *Archiver
 	rec  *recorder
-	gw   *gateway
+	gw   *s3test.Gateway
 	logs *observer.ObservedLogs
 	log  *zap.Logger
 }
 
 func newEnv(t *testing.T, kms string) *env {
 	t.Helper()
-	gw := startGateway(t)
+	gw := s3test.Start(t)
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{Archive: true})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +83,7 @@ func newEnv(t *testing.T, kms string) *env {
 	t.Cleanup(func() { db.Close() })
 	rec := &recorder{c: &http.Client{Timeout: 10 * time.Second}}
 	arch, err := New(t.Context(), Config{Bucket: testBucket, CustomerCode: customer, Region: "us-east-1",
-		Endpoint: gw.endpoint(), KMSKeyID: kms, HTTPClient: rec,
+		Endpoint: gw.Endpoint(), KMSKeyID: kms, HTTPClient: rec,
 		Credentials: credentials.NewStaticCredentialsProvider(testAccess, testSecret, "")})
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +126,7 @@ func ingest(t *testing.T, db store.Store, ev *apptbridge.Event) {
 }
 
 // drain runs the worker until the queue is empty.
-func drain(t *testing.T, w *Worker, q Queue) {
+func drain(t *testing.T, w *Worker, q store.Archive) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -229,35 +149,10 @@ func drain(t *testing.T, w *Worker, q Queue) {
 
 func (e *env) objects(t *testing.T) map[string][]byte {
 	t.Helper()
-	out := map[string][]byte{}
-	c := e.arch.Client()
-	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String(testBucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
-		if err != nil {
-			t.Fatalf("list: %v", err)
-		}
-		for _, o := range page.Contents {
-			r, err := c.GetObject(t.Context(), &awss3.GetObjectInput{Bucket: aws.String(testBucket), Key: o.Key})
-			if err != nil {
-				t.Fatalf("get %s: %v", *o.Key, err)
-			}
-			b, _ := io.ReadAll(r.Body)
-			r.Body.Close()
-			out[*o.Key] = b
-		}
-	}
-	return out
+	return e.gw.Objects(t)
 }
 
-func keys(m map[string][]byte) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func keys(m map[string][]byte) []string { return s3test.Keys(m) }
 
 func (e *env) checkNoPHI(t *testing.T) {
 	t.Helper()
@@ -385,7 +280,7 @@ func TestArchiveOutage(t *testing.T) {
 	go func() { w.Run(ctx); close(done) }()
 	defer func() { stop(); <-done }()
 
-	e.gw.stop()
+	e.gw.Stop()
 	for i := range 5 {
 		aid := fmt.Sprintf("O-%d", i)
 		ingest(t, e.db, event(aid, apptbridge.Booked, time.Now().UTC()))
@@ -406,11 +301,11 @@ func TestArchiveOutage(t *testing.T) {
 	if r := testutil.ToFloat64(m.jobs.WithLabelValues("retry")); r == 0 {
 		t.Error("no retry counted during the outage")
 	}
-	if lag := testutil.ToFloat64(m.lag); lag < 55 {
-		t.Errorf("archive_lag_seconds = %v during a one-minute outage", lag)
+	if depth, age := queueMetrics(t, e.db); depth != 8 || age < 55 {
+		t.Errorf("archive_depth = %v, archive_oldest_age_seconds = %v during a one-minute outage; want 8, >= 55", depth, age)
 	}
 
-	e.gw.start()
+	e.gw.Restart()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st, err := e.db.ArchiveQueue(t.Context())
@@ -460,3 +355,152 @@ func TestKeys(t *testing.T) {
 		t.Errorf("StateKey = %s", got)
 	}
 }
+
+// TestArchivePatientChange: when an event changes the appointment's
+// patient id (PID-3), alone or with the disposition, the state object
+// moves to the new key and the old one is deleted: one state object per
+// appointment, under its current patient id, at every step.
+func TestArchivePatientChange(t *testing.T) {
+	e := newEnv(t, "")
+	w := &Worker{Store: e.db, Writer: e.arch, Logger: e.log}
+	states := func() []string {
+		var out []string
+		for _, k := range keys(e.objects(t)) {
+			if strings.HasPrefix(k, "state/") {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	steps := []struct {
+		typ  apptbridge.EventType
+		pid  string
+		want string
+	}{
+		{apptbridge.Booked, "P-OLD", "state/customer=acme/disposition=QUEUED/appointmentPC-1-patientP-OLD.json"},
+		// The patient id alone changes.
+		{apptbridge.Modified, "P-NEW", "state/customer=acme/disposition=QUEUED/appointmentPC-1-patientP-NEW.json"},
+		// An event without a patient id keeps it (no move).
+		{apptbridge.Modified, "", "state/customer=acme/disposition=QUEUED/appointmentPC-1-patientP-NEW.json"},
+		// Patient id and disposition change together.
+		{apptbridge.Canceled, "P/3", "state/customer=acme/disposition=CANCELED/appointmentPC-1-patientP%2F3.json"},
+	}
+	at := time.Now().UTC()
+	for i, s := range steps {
+		ev := event("PC-1", s.typ, at.Add(time.Duration(i)*time.Minute))
+		ev.PatientID = s.pid
+		ingest(t, e.db, ev)
+		drain(t, w, e.db)
+		got := states()
+		if len(got) != 1 || got[0] != s.want {
+			t.Fatalf("step %d (%s, patient %q): state objects %v, want [%s]", i, s.typ, s.pid, got, s.want)
+		}
+		appt, err := e.db.Appointment(t.Context(), "PC-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(appt)
+		if body := e.objects(t)[s.want]; !bytes.Equal(body, want) {
+			t.Errorf("step %d: %s = %s, want %s", i, s.want, body, want)
+		}
+	}
+	// The history objects are under the patient id each event left.
+	var hist []string
+	for _, k := range keys(e.objects(t)) {
+		if strings.HasPrefix(k, "history/") {
+			hist = append(hist, k)
+		}
+	}
+	if len(hist) != len(steps) {
+		t.Errorf("history objects %v, want %d", hist, len(steps))
+	}
+	e.checkNoPHI(t)
+}
+
+// TestOldStateKey: the key a job deletes.
+func TestOldStateKey(t *testing.T) {
+	st := func(pid string) *apptbridge.Appointment {
+		a := &apptbridge.Appointment{}
+		a.PatientID = pid
+		return a
+	}
+	for _, c := range []struct {
+		name string
+		job  store.ArchiveJob
+		want string
+	}{
+		{"new appointment", store.ArchiveJob{To: apptbridge.DispQueued, State: st("P1")}, ""},
+		{"same key", store.ArchiveJob{From: apptbridge.DispQueued, FromPatientID: "P1", To: apptbridge.DispQueued, State: st("P1")}, ""},
+		{"no state", store.ArchiveJob{From: apptbridge.DispQueued, FromPatientID: "P1"}, ""},
+		{"disposition", store.ArchiveJob{From: apptbridge.DispQueued, FromPatientID: "P1", To: apptbridge.DispCanceled, State: st("P1")},
+			"state/customer=acme/disposition=QUEUED/appointmentA-patientP1.json"},
+		{"patient id", store.ArchiveJob{From: apptbridge.DispQueued, FromPatientID: "P1", To: apptbridge.DispQueued, State: st("P2")},
+			"state/customer=acme/disposition=QUEUED/appointmentA-patientP1.json"},
+		{"patient id set", store.ArchiveJob{From: apptbridge.DispQueued, To: apptbridge.DispQueued, State: st("P2")},
+			"state/customer=acme/disposition=QUEUED/appointmentA-patient.json"},
+	} {
+		c.job.AppointmentID = "A"
+		if got := oldStateKey("acme", &c.job); got != c.want {
+			t.Errorf("%s: oldStateKey = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// queueMetrics scrapes a QueueCollector on q: apptbridge_archive_depth
+// and apptbridge_archive_oldest_age_seconds.
+func queueMetrics(t *testing.T, q store.Archive) (depth, age float64) {
+	t.Helper()
+	return queueMetricsAt(t, q, nil)
+}
+
+func queueMetricsAt(t *testing.T, q store.Archive, now func() time.Time) (depth, age float64) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&QueueCollector{Queue: q, Now: now})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+	}
+	if len(got) != 2 {
+		t.Fatalf("QueueCollector gathered %v, want depth and oldest age", got)
+	}
+	return got["apptbridge_archive_depth"], got["apptbridge_archive_oldest_age_seconds"]
+}
+
+// TestQueueCollector: the archive queue's depth and oldest age, read at
+// scrape time; 0 and 0 once the worker has written everything.
+func TestQueueCollector(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{Archive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if d, a := queueMetrics(t, db); d != 0 || a != 0 {
+		t.Errorf("empty queue: depth %v, age %v", d, a)
+	}
+	ingest(t, db, event("Q-1", apptbridge.Booked, time.Now().UTC()))
+	ingest(t, db, event("Q-2", apptbridge.Booked, time.Now().UTC()))
+	time.Sleep(50 * time.Millisecond)
+	d, a := queueMetrics(t, db)
+	if d != 2 || a < 0.05 || a > 30 {
+		t.Errorf("two jobs: depth %v, age %v", d, a)
+	}
+	// The age is measured from the oldest job's creation, on the
+	// collector's clock.
+	if _, a := queueMetricsAt(t, db, func() time.Time { return time.Now().Add(time.Hour) }); a < 3600 || a > 3630 {
+		t.Errorf("age an hour later = %v", a)
+	}
+	w := &Worker{Store: db, Writer: writerFunc(func(context.Context, *store.ArchiveJob) error { return nil })}
+	drain(t, w, db)
+	if d, a := queueMetrics(t, db); d != 0 || a != 0 {
+		t.Errorf("drained queue: depth %v, age %v", d, a)
+	}
+}
+
+type writerFunc func(context.Context, *store.ArchiveJob) error
+
+func (f writerFunc) Archive(ctx context.Context, j *store.ArchiveJob) error { return f(ctx, j) }

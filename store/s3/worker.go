@@ -20,7 +20,6 @@ type Queue interface {
 	ArchiveDone(ctx context.Context, owner string, id int64) error
 	ArchiveFailed(ctx context.Context, owner string, id int64, next time.Time, lastError string) error
 	NextArchiveDue(ctx context.Context) (time.Time, error)
-	ArchiveQueue(ctx context.Context) (store.QueueStat, error)
 }
 
 // Writer writes a job's objects; *Archiver is the production one.
@@ -28,29 +27,69 @@ type Writer interface {
 	Archive(ctx context.Context, job *store.ArchiveJob) error
 }
 
-// Metrics are the archive's Prometheus metrics.
+// Metrics are the archive worker's Prometheus metrics. The queue's depth
+// and oldest age are read from the store at scrape time (QueueCollector).
 type Metrics struct {
 	jobs *prometheus.CounterVec
-	lag  prometheus.Gauge
 }
 
-// NewMetrics registers the archive metrics with reg.
+// NewMetrics registers the archive worker's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apptbridge_archive_jobs_total",
 			Help: "S3 archive jobs by result (ok, retry: S3 failed and the job waits, lease_lost).",
 		}, []string{"result"}),
-		lag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "apptbridge_archive_lag_seconds",
-			Help: "Age of the oldest job in the S3 archive queue (0 when empty).",
-		}),
 	}
 	for _, r := range []string{"ok", "retry", "lease_lost"} {
 		m.jobs.WithLabelValues(r)
 	}
-	reg.MustRegister(m.jobs, m.lag)
+	reg.MustRegister(m.jobs)
 	return m
+}
+
+var (
+	archiveDepthDesc = prometheus.NewDesc("apptbridge_archive_depth",
+		"S3 archive jobs waiting (events whose objects are not yet in S3).", nil, nil)
+	archiveAgeDesc = prometheus.NewDesc("apptbridge_archive_oldest_age_seconds",
+		"Age of the oldest waiting S3 archive job (0 when none): how far the data lake is behind.", nil, nil)
+)
+
+// QueueCollector reports the archive queue at scrape time, as the outbox
+// reports its queues (apptbridge_outbox_depth, _oldest_age_seconds): the
+// lag shows even when the worker is stuck. A failed store read reports
+// nothing (the series go stale).
+type QueueCollector struct {
+	Queue interface {
+		ArchiveQueue(ctx context.Context) (store.QueueStat, error)
+	}
+	Now func() time.Time // nil: time.Now
+}
+
+// Describe implements prometheus.Collector.
+func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- archiveDepthDesc
+	ch <- archiveAgeDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.Queue.ArchiveQueue(ctx)
+	if err != nil {
+		return
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	age := 0.0
+	if !st.Oldest.IsZero() {
+		age = max(now().Sub(st.Oldest).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(archiveDepthDesc, prometheus.GaugeValue, float64(st.Depth))
+	ch <- prometheus.MustNewConstMetric(archiveAgeDesc, prometheus.GaugeValue, age)
 }
 
 func (m *Metrics) job(result string) {
@@ -73,6 +112,11 @@ type Worker struct {
 	MaxBackoff time.Duration
 	// Timeout bounds one job's S3 calls; default 30 s.
 	Timeout time.Duration
+	// Poll is the longest wait between two looks at the queue (default
+	// 1 s): it finds the jobs no Kick announced (those of other processes
+	// sharing a PostgreSQL store). A Kick wakes the worker at once, and a
+	// failed job's retry time shortens the wait.
+	Poll    time.Duration
 	Now     func() time.Time
 	Logger  *zap.Logger // ids only: appointment, event and job ids
 	Metrics *Metrics
@@ -105,10 +149,14 @@ func (w *Worker) init() {
 		if w.Timeout <= 0 {
 			w.Timeout = 30 * time.Second
 		}
+		if w.Poll <= 0 {
+			w.Poll = defaultPoll
+		}
 	})
 }
 
-// Kick wakes the worker (an event was committed). It never blocks.
+// Kick wakes the worker (archive jobs were committed: store.NotifyArchive
+// calls it). It never blocks.
 func (w *Worker) Kick() {
 	w.init()
 	select {
@@ -117,8 +165,8 @@ func (w *Worker) Kick() {
 	}
 }
 
-// maxSleep: the worker looks at the queue at least this often.
-const maxSleep = time.Second
+// defaultPoll is Worker.Poll's default.
+const defaultPoll = time.Second
 
 // Run archives until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
@@ -134,9 +182,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		if n > 0 && err == nil {
 			continue
 		}
-		sleep := maxSleep
+		sleep := w.Poll
 		if due, err := w.Store.NextArchiveDue(ctx); err == nil && !due.IsZero() {
-			sleep = min(max(due.Sub(w.Now()), 10*time.Millisecond), maxSleep)
+			sleep = min(max(due.Sub(w.Now()), 10*time.Millisecond), w.Poll)
 		}
 		t := time.NewTimer(sleep)
 		select {
@@ -154,7 +202,6 @@ func (w *Worker) Run(ctx context.Context) error {
 // claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.init()
-	w.updateLag(ctx)
 	jobs, err := w.Store.ClaimArchive(ctx, w.Owner, w.Now(), w.Lease, w.Batch)
 	if err != nil {
 		return 0, err
@@ -168,9 +215,6 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		}()
 	}
 	wg.Wait()
-	if len(jobs) > 0 {
-		w.updateLag(ctx)
-	}
 	return len(jobs), nil
 }
 
@@ -215,21 +259,6 @@ func (w *Worker) backoff(attempts int) time.Duration {
 		d = min(time.Second<<attempts, w.MaxBackoff)
 	}
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-func (w *Worker) updateLag(ctx context.Context) {
-	if w.Metrics == nil {
-		return
-	}
-	st, err := w.Store.ArchiveQueue(ctx)
-	if err != nil {
-		return
-	}
-	if st.Oldest.IsZero() {
-		w.Metrics.lag.Set(0)
-		return
-	}
-	w.Metrics.lag.Set(max(w.Now().Sub(st.Oldest).Seconds(), 0))
 }
 
 // errText is an error's text for the job's LastError and the log. SDK

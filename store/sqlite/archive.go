@@ -18,8 +18,9 @@ import (
 // written): From is cur's disposition, To and the state o's appointment.
 func (b *batch) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) error {
 	var from, to apptbridge.Disposition
+	fromPID := ""
 	if cur != nil {
-		from = cur.Disposition
+		from, fromPID = cur.Disposition, cur.PatientID
 	}
 	state := ""
 	if o.Appointment != nil {
@@ -39,9 +40,9 @@ func (b *batch) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment,
 		state = string(j)
 	}
 	_, err := b.exec(ctx, `INSERT INTO archive_jobs (appointment_id, event_id, from_disposition, to_disposition,
-		state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at)
-		VALUES ($1, $2, $3, $4, $5, 0, $6, '', 0, '', $6)`,
-		ev.AppointmentID, ev.EventID, string(from), string(to), state, micros(now))
+		state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, from_patient_id)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, '', 0, '', $6, $7)`,
+		ev.AppointmentID, ev.EventID, string(from), string(to), state, micros(now), fromPID)
 	if err != nil {
 		return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
 	}
@@ -49,10 +50,10 @@ func (b *batch) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment,
 }
 
 const archiveCols = `seq, appointment_id, event_id, from_disposition, to_disposition, state, attempts,
-	next_attempt_at, lease_owner, lease_until, last_error, created_at`
+	next_attempt_at, lease_owner, lease_until, last_error, created_at, from_patient_id`
 
 func scanArchiveJob(row []driver.Value) (*store.ArchiveJob, error) {
-	if len(row) != 12 {
+	if len(row) != 13 {
 		return nil, fmt.Errorf("archive job row has %d columns", len(row))
 	}
 	j := &store.ArchiveJob{
@@ -67,6 +68,7 @@ func scanArchiveJob(row []driver.Value) (*store.ArchiveJob, error) {
 		LeaseUntil:    fromUS(integer(row[9])),
 		LastError:     str(row[10]),
 		CreatedAt:     fromUS(integer(row[11])),
+		FromPatientID: str(row[12]),
 	}
 	if s := str(row[5]); s != "" {
 		j.State = new(apptbridge.Appointment)

@@ -269,6 +269,13 @@ var migrations = []string{
 	);
 	CREATE INDEX archive_jobs_appointment ON archive_jobs (appointment_id, seq);
 	CREATE INDEX archive_jobs_due ON archive_jobs (next_attempt_at);`,
+
+	// 7: the patient id of an archive job's previous state object (the
+	// key the job deletes when the patient id changes). Jobs written
+	// before take the patient id of their state, which deletes what the
+	// archiver deleted before.
+	`ALTER TABLE archive_jobs ADD COLUMN from_patient_id TEXT NOT NULL DEFAULT '';
+	UPDATE archive_jobs SET from_patient_id = COALESCE(json_extract(state, '$.patient_id'), '') WHERE state <> '';`,
 }
 
 // migrate brings the database to the latest schema version. It is idempotent and safe

@@ -24,6 +24,7 @@ func RunArchive(t *testing.T, open func(t *testing.T, archive bool) store.Store)
 		{"ArchiveOff", false, testArchiveOff},
 		{"ArchiveEnqueue", true, testArchiveEnqueue},
 		{"ArchiveTx", true, testArchiveTx},
+		{"ArchivePatientChange", true, testArchivePatientChange},
 		{"ArchiveOrder", true, testArchiveOrder},
 		{"ArchiveLease", true, testArchiveLease},
 		{"ArchiveConcurrentClaims", true, testArchiveConcurrentClaims},
@@ -164,6 +165,44 @@ func testArchiveTx(t *testing.T, s store.Store) {
 	jobs := claimArchive(t, s, "w1", time.Now(), 10)
 	if len(jobs) != 1 || jobs[0].EventID != ev.EventID || jobs[0].To != apptbridge.DispCanceled {
 		t.Fatalf("jobs after Tx.Apply = %+v", jobs)
+	}
+}
+
+// testArchivePatientChange: a job names the patient id of the state
+// object before its event (the key the archiver deletes when the patient
+// id changes), through Ingest and Tx.Apply.
+func testArchivePatientChange(t *testing.T, s store.Store) {
+	ingestNew(t, s, newInbound(newEvent("AR-PID", apptbridge.Booked, base)))
+	mod := newEvent("AR-PID", apptbridge.Modified, base.Add(time.Minute))
+	mod.PatientID = "PAT-NEW"
+	ingestNew(t, s, newInbound(mod))
+	viaTx := newEvent("AR-PID", apptbridge.Modified, base.Add(2*time.Minute))
+	viaTx.PatientID = "PAT-TX"
+	if err := s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.Apply(ctx, viaTx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ from, to string }{{"", "PAT-AR-PID"}, {"PAT-AR-PID", "PAT-NEW"}, {"PAT-NEW", "PAT-TX"}}
+	for i, w := range want {
+		jobs := claimArchive(t, s, "w1", time.Now(), 10)
+		if len(jobs) != 1 {
+			t.Fatalf("job %d: claimed %d jobs, want 1", i, len(jobs))
+		}
+		j := jobs[0]
+		if j.FromPatientID != w.from || j.State == nil || j.State.PatientID != w.to {
+			t.Errorf("job %d: FromPatientID %q, State.PatientID %v; want %q, %q", i, j.FromPatientID,
+				func() any {
+					if j.State == nil {
+						return nil
+					}
+					return j.State.PatientID
+				}(), w.from, w.to)
+		}
+		if err := s.ArchiveDone(t.Context(), "w1", j.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
