@@ -126,11 +126,7 @@ func (w wtx) apply(ctx context.Context, ev *apptbridge.Event, evJSON []byte, now
 	if err != nil {
 		return store.ApplyResult{}, err
 	}
-	phone := ev.PatientPhone
-	if phone == "" && cur != nil {
-		phone = cur.PatientPhone
-	}
-	optedOut, err := w.optedOut(ctx, phone)
+	optedOut, err := w.optedOut(ctx, store.OptOutPhone(ev, cur))
 	if err != nil {
 		return store.ApplyResult{}, err
 	}

@@ -158,11 +158,7 @@ func (b *batch) applyState(ctx context.Context, ev *apptbridge.Event, evJSON *js
 	if err != nil {
 		return apptbridge.Outcome{}, err
 	}
-	phone := ev.PatientPhone
-	if phone == "" && cur != nil {
-		phone = cur.PatientPhone
-	}
-	optedOut, err := b.isOptedOut(ctx, phone)
+	optedOut, err := b.isOptedOut(ctx, store.OptOutPhone(ev, cur))
 	if err != nil {
 		return apptbridge.Outcome{}, err
 	}
