@@ -196,3 +196,12 @@ type Admin interface {
 	// defaults to 100, at most 1000.
 	HistorySince(ctx context.Context, afterSeq int64, limit int) ([]HistoryEntry, error)
 }
+
+// Link chains e after the log's last entry (seq lastSeq, hash last; 0 and
+// the zero hash for an empty log): e takes the next seq, links to last and
+// gets its own hash. Backends call it with the last entry read in the
+// transaction that appends e, so the chain cannot fork.
+func (e *AuditEntry) Link(lastSeq int64, last Hash) {
+	e.Seq, e.PrevHash = lastSeq+1, last
+	e.Hash = AuditHash(last, e)
+}

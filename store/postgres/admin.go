@@ -18,6 +18,7 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // MaxLimit caps the page size of Audit and HistorySince.
@@ -145,20 +146,6 @@ func (db *DB) UseLoginCode(ctx context.Context, id string, now time.Time, match 
 	return left, nil
 }
 
-const sessionCols = `id, created_at, last_seen_at, expires_at, ended_at, end_reason`
-
-func scanSession(row pgx.Row) (*store.Session, error) {
-	var (
-		s                             store.Session
-		created, seen, expires, ended int64
-	)
-	if err := row.Scan(&s.ID, &created, &seen, &expires, &ended, &s.EndReason); err != nil {
-		return nil, err
-	}
-	s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.EndedAt = fromUS(created), fromUS(seen), fromUS(expires), fromUS(ended)
-	return &s, nil
-}
-
 // CreateSession implements store.Admin. A zero CreatedAt is the store's
 // clock, a zero LastSeenAt CreatedAt.
 func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
@@ -177,8 +164,8 @@ func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
 		s.LastSeenAt = s.CreatedAt
 	}
 	return opErr("create session", db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
-		_, err := ptx.Exec(ctx, `INSERT INTO admin_sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			s.ID, us(s.CreatedAt), us(s.LastSeenAt), us(s.ExpiresAt), us(s.EndedAt), s.EndReason)
+		_, err := ptx.Exec(ctx, `INSERT INTO admin_sessions (`+sqlrow.SessionCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			s.ID, sqlrow.US(s.CreatedAt), sqlrow.US(s.LastSeenAt), sqlrow.US(s.ExpiresAt), sqlrow.US(s.EndedAt), s.EndReason)
 		return err
 	}))
 }
@@ -203,7 +190,7 @@ func (db *DB) TouchSession(ctx context.Context, id string, now time.Time, idle t
 	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
 		s, ended = nil, false
 		var err error
-		s, err = scanSession(ptx.QueryRow(ctx, `SELECT `+sessionCols+` FROM admin_sessions WHERE id = $1 FOR UPDATE`, id))
+		s, err = queryOne(ctx, ptx, sqlrow.Session, `SELECT `+sqlrow.SessionCols+` FROM admin_sessions WHERE id = $1 FOR UPDATE`, id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			s = nil
 			return nil
@@ -264,23 +251,6 @@ func (db *DB) EndSession(ctx context.Context, id, reason string, now time.Time) 
 	}))
 }
 
-const auditCols = `seq, at, actor, action, target, detail, remote_ip, prev_hash, hash`
-
-func scanAudit(row pgx.Row) (*store.AuditEntry, error) {
-	var (
-		e          store.AuditEntry
-		at         int64
-		prev, hash []byte
-	)
-	if err := row.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.RemoteIP, &prev, &hash); err != nil {
-		return nil, err
-	}
-	e.At = fromUS(at)
-	copy(e.PrevHash[:], prev)
-	copy(e.Hash[:], hash)
-	return &e, nil
-}
-
 // AppendAudit implements store.Admin. Appenders, in every process, take
 // the schema's audit advisory lock (pg_advisory_xact_lock) before reading
 // the last entry, and seq is the primary key: the chain cannot fork.
@@ -296,20 +266,21 @@ func (db *DB) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 		e.At = db.now()
 	}
 	return opErr("append audit", db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
-		e.Seq, e.PrevHash, e.Hash = 0, store.Hash{}, store.Hash{}
 		if _, err := ptx.Exec(ctx, lockSQL, int32(lockAudit)); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
-		var prev []byte
-		err := ptx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&e.Seq, &prev)
+		var (
+			lastSeq int64
+			hash    []byte
+			last    store.Hash
+		)
+		err := ptx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&lastSeq, &hash)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		copy(e.PrevHash[:], prev)
-		e.Seq++
-		e.Hash = store.AuditHash(e.PrevHash, e)
-		_, err = ptx.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			e.Seq, micros(e.At), e.Actor, e.Action, e.Target, e.Detail, e.RemoteIP, e.PrevHash[:], e.Hash[:])
+		copy(last[:], hash)
+		e.Link(lastSeq, last)
+		_, err = ptx.Exec(ctx, sqlrow.InsertAudit, sqlrow.AuditArgs(e)...)
 		return err
 	}))
 }
@@ -319,21 +290,9 @@ func (db *DB) Audit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEnt
 	if db.closed.Load() {
 		return nil, opErr("audit", store.ErrClosed)
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+auditCols+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+	out, err := queryAll(ctx, db.pool, sqlrow.Audit, `SELECT `+sqlrow.AuditCols+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
 		f.AfterSeq, int64(pageSize(f.Limit)))
 	if err != nil {
-		return nil, opErr("audit", err)
-	}
-	defer rows.Close()
-	var out []*store.AuditEntry
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return nil, opErr("audit", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, opErr("audit", err)
 	}
 	return out, nil
@@ -424,32 +383,8 @@ func (db *DB) InboundOf(ctx context.Context, id string) ([]*store.InboundRecord,
 	if db.closed.Load() {
 		return nil, opErr("inbound of", store.ErrClosed)
 	}
-	rows, err := db.pool.Query(ctx, `SELECT i.sending_app, i.sending_facility, i.control_id, i.hash, i.message_type,
-		i.received_at, i.ack_code, i.ack, i.raw, i.event_id
-		FROM events e JOIN inbound i ON i.event_id = e.event_id
-		WHERE e.appointment_id = $1 AND i.event_id <> ''
-		ORDER BY i.received_at, e.seq`, id)
+	out, err := queryAll(ctx, db.pool, sqlrow.Inbound, sqlrow.InboundOf, id)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: inbound of %s: %w", id, err)
-	}
-	defer rows.Close()
-	var out []*store.InboundRecord
-	for rows.Next() {
-		var (
-			r        store.InboundRecord
-			hash     []byte
-			received int64
-		)
-		if err := rows.Scan(&r.Key.SendingApplication, &r.Key.SendingFacility, &r.Key.ControlID, &hash,
-			&r.MessageType, &received, &r.AckCode, &r.Ack, &r.Raw, &r.EventID); err != nil {
-			return nil, fmt.Errorf("postgres: inbound of %s: %w", id, err)
-		}
-		copy(r.Hash[:], hash)
-		r.ReceivedAt = fromMicros(received)
-		r.Ack, r.Raw = nilIfEmpty(r.Ack), nilIfEmpty(r.Raw)
-		out = append(out, &r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: inbound of %s: %w", id, err)
 	}
 	return out, nil
@@ -460,7 +395,7 @@ func (db *DB) HistorySince(ctx context.Context, afterSeq int64, limit int) ([]st
 	if db.closed.Load() {
 		return nil, opErr("history since", store.ErrClosed)
 	}
-	out, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+	out, err := db.history(ctx, `SELECT `+sqlrow.HistoryCols+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
 		afterSeq, int64(pageSize(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: history since %d: %w", afterSeq, err)

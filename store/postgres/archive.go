@@ -4,7 +4,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -12,61 +11,20 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // enqueueArchive writes the archive job of ev (its history row was just
-// written): From is cur's disposition, To and the state o's appointment.
+// written; see store.ArchiveTransition).
 func (w wtx) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) error {
-	var from, to apptbridge.Disposition
-	fromPID := ""
-	if cur != nil {
-		from, fromPID = cur.Disposition, cur.PatientID
-	}
-	after := o.Appointment
-	if after == nil {
-		after = cur // not applied: the state object stays
-	}
-	state := ""
-	if after != nil {
-		to = after.Disposition
-		j, err := json.Marshal(after)
-		if err != nil {
-			return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
-		}
-		state = string(j)
-	}
-	_, err := w.exec(ctx, `INSERT INTO archive_jobs (appointment_id, event_id, from_disposition, to_disposition,
-		state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, from_patient_id)
-		VALUES ($1, $2, $3, $4, $5, 0, $6, '', 0, '', $6, $7)`,
-		ev.AppointmentID, ev.EventID, string(from), string(to), state, micros(now), fromPID)
+	args, err := sqlrow.ArchiveJobArgs(cur, ev, o, micros(now))
 	if err != nil {
+		return err
+	}
+	if _, err := w.exec(ctx, sqlrow.InsertArchiveJob, args...); err != nil {
 		return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
 	}
 	return nil
-}
-
-const archiveCols = `seq, appointment_id, event_id, from_disposition, to_disposition, state, attempts,
-	next_attempt_at, lease_owner, lease_until, last_error, created_at, from_patient_id`
-
-func scanArchiveJob(row pgx.Rows) (*store.ArchiveJob, error) {
-	var (
-		j                               store.ArchiveJob
-		from, to, state                 string
-		next, leaseUntil, createdMicros int64
-	)
-	if err := row.Scan(&j.ID, &j.AppointmentID, &j.EventID, &from, &to, &state, &j.Attempts,
-		&next, &j.LeaseOwner, &leaseUntil, &j.LastError, &createdMicros, &j.FromPatientID); err != nil {
-		return nil, err
-	}
-	j.From, j.To = apptbridge.Disposition(from), apptbridge.Disposition(to)
-	j.NextAttemptAt, j.LeaseUntil, j.CreatedAt = fromUS(next), fromUS(leaseUntil), fromUS(createdMicros)
-	if state != "" {
-		j.State = new(apptbridge.Appointment)
-		if err := json.Unmarshal([]byte(state), j.State); err != nil {
-			return nil, fmt.Errorf("decode state of archive job %d: %w", j.ID, err)
-		}
-	}
-	return &j, nil
 }
 
 // ClaimArchive implements store.Archive: due heads of their appointment's
@@ -84,33 +42,22 @@ func (db *DB) ClaimArchive(ctx context.Context, owner string, now time.Time, lea
 	until := now.Add(lease)
 	var out []*store.ArchiveJob
 	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
-		out = out[:0]
-		rows, err := ptx.Query(ctx, `WITH c AS (
+		var err error
+		out, err = queryAll(ctx, ptx, sqlrow.ArchiveJob, `WITH c AS (
 				SELECT seq FROM archive_jobs j
 				WHERE next_attempt_at <= $3 AND (lease_owner = '' OR lease_until <= $3)
 				AND NOT EXISTS (SELECT 1 FROM archive_jobs o WHERE o.appointment_id = j.appointment_id AND o.seq < j.seq)
 				ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED),
 			u AS (UPDATE archive_jobs a SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
 				FROM c WHERE a.seq = c.seq RETURNING a.*)
-			SELECT `+archiveCols+` FROM u ORDER BY seq`, owner, micros(until), micros(now), int64(limit))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			j, err := scanArchiveJob(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, j)
-		}
-		return rows.Err()
+			SELECT `+sqlrow.ArchiveCols+` FROM u ORDER BY seq`, owner, micros(until), micros(now), int64(limit))
+		return err
 	})
 	if err != nil {
 		return nil, opErr("claim archive", err)
 	}
 	for _, j := range out {
-		h, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE event_id = $1`, j.EventID)
+		h, err := db.history(ctx, `SELECT `+sqlrow.HistoryCols+` FROM events WHERE event_id = $1`, j.EventID)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: claim archive: history of job %d: %w", j.ID, err)
 		}
@@ -175,7 +122,7 @@ func (db *DB) ArchiveQueue(ctx context.Context) (store.QueueStat, error) {
 		return st, opErr("archive queue", err)
 	}
 	if oldest != nil {
-		st.Oldest = fromUS(*oldest)
+		st.Oldest = sqlrow.FromUS(*oldest)
 	}
 	return st, nil
 }

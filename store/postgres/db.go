@@ -249,22 +249,6 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 // fromMicros decodes a unix-microsecond column into a UTC time.
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
-// us encodes an optional instant: 0 for the zero time.
-func us(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-// fromUS decodes an optional instant.
-func fromUS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return fromMicros(v)
-}
-
 // nullMicros encodes an optional instant as NULL for the zero time.
 func nullMicros(t time.Time) *int64 {
 	if t.IsZero() {
@@ -272,18 +256,4 @@ func nullMicros(t time.Time) *int64 {
 	}
 	v := micros(t)
 	return &v
-}
-
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
 }

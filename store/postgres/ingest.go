@@ -12,6 +12,7 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // wtx is a write transaction in progress.
@@ -34,7 +35,7 @@ func (db *DB) Ingest(ctx context.Context, in *store.Inbound) (store.IngestResult
 	if db.closed.Load() {
 		return store.IngestResult{}, opErr("ingest", store.ErrClosed)
 	}
-	if err := validateInbound(in); err != nil {
+	if err := store.ValidateInbound(in); err != nil {
 		return store.IngestResult{}, opErr("ingest", err)
 	}
 	var ev *apptbridge.Event
@@ -57,20 +58,6 @@ func (db *DB) Ingest(ctx context.Context, in *store.Inbound) (store.IngestResult
 	return res, nil
 }
 
-func validateInbound(in *store.Inbound) error {
-	switch {
-	case in == nil:
-		return invalid("no inbound message")
-	case in.Key.ControlID == "":
-		return invalid("message control id required")
-	case in.Event != nil && in.Event.EventID == "":
-		return invalid("event id required")
-	case in.Event != nil && in.Event.AppointmentID == "":
-		return invalid("appointment id required")
-	}
-	return nil
-}
-
 func (w wtx) ingest(ctx context.Context, in *store.Inbound, ev *apptbridge.Event, evJSON []byte, res *store.IngestResult) error {
 	k := in.Key
 	now := w.db.now()
@@ -90,7 +77,7 @@ func (w wtx) ingest(ctx context.Context, in *store.Inbound, ev *apptbridge.Event
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (sending_app, sending_facility, control_id) DO NOTHING`,
 		k.SendingApplication, k.SendingFacility, k.ControlID, in.Hash[:], in.MessageType, micros(receivedAt),
-		in.AckCode, nonNil(in.Ack), nilIfEmpty(in.Raw), eventID)
+		in.AckCode, sqlrow.NonNil(in.Ack), sqlrow.NilIfEmpty(in.Raw), eventID)
 	if err != nil {
 		return fmt.Errorf("insert inbound: %w", err)
 	}
@@ -139,11 +126,7 @@ func (w wtx) apply(ctx context.Context, ev *apptbridge.Event, evJSON []byte, now
 	if err != nil {
 		return store.ApplyResult{}, err
 	}
-	phone := ev.PatientPhone
-	if phone == "" && cur != nil {
-		phone = cur.PatientPhone
-	}
-	optedOut, err := w.optedOut(ctx, phone)
+	optedOut, err := w.optedOut(ctx, store.OptOutPhone(ev, cur))
 	if err != nil {
 		return store.ApplyResult{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // QueueStats implements store.Outbox.
@@ -31,7 +32,7 @@ func (db *DB) QueueStats(ctx context.Context) ([]store.QueueStat, error) {
 		}
 		s := store.QueueStat{Queue: q.name, Depth: int(n)}
 		if oldest != nil {
-			s.Oldest = fromUS(*oldest)
+			s.Oldest = sqlrow.FromUS(*oldest)
 		}
 		out = append(out, s)
 	}
@@ -51,7 +52,7 @@ func (db *DB) CreateToken(ctx context.Context, t *store.Token) error {
 	}
 	return opErr("create token", db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
 		_, err := ptx.Exec(ctx, `INSERT INTO api_tokens (id, name, hash, created_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5)`, t.ID, t.Name, t.Hash[:], us(t.CreatedAt), us(t.RevokedAt))
+			VALUES ($1, $2, $3, $4, $5)`, t.ID, t.Name, t.Hash[:], sqlrow.US(t.CreatedAt), sqlrow.US(t.RevokedAt))
 		return err
 	}))
 }
@@ -74,7 +75,7 @@ func (db *DB) TokenByHash(ctx context.Context, h store.Hash) (*store.Token, erro
 	if err != nil {
 		return nil, opErr("token", err)
 	}
-	t.CreatedAt, t.RevokedAt = fromUS(c), fromUS(r)
+	t.CreatedAt, t.RevokedAt = sqlrow.FromUS(c), sqlrow.FromUS(r)
 	return t, nil
 }
 

@@ -11,16 +11,18 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // The outbox: texts, requests to the EHR, phone flags, API tokens. The
 // outbox rows an event causes are written by wtx.apply, in the
 // transaction of the event.
 
-// enqueue writes the outbox rows an applied event calls for: the text to
-// the patient and the request to the EHR.
+// enqueue writes the outbox rows an applied event calls for (built by
+// store.NewOutboxText and store.NewRequest): the text to the patient and
+// the request to the EHR.
 func (w wtx) enqueue(ctx context.Context, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) (*store.Text, *store.Request, error) {
-	if o.Appointment == nil || (o.Text == apptbridge.TextNone && o.Request == "") {
+	if !store.Enqueues(o) {
 		return nil, nil, nil
 	}
 	snapshot, err := json.Marshal(o.Appointment)
@@ -36,71 +38,30 @@ func (w wtx) enqueue(ctx context.Context, ev *apptbridge.Event, o apptbridge.Out
 		if err != nil {
 			return nil, nil, err
 		}
-		t = &store.Text{
-			ID:            apptbridge.NewEventID(),
-			Direction:     store.DirOut,
-			AppointmentID: ev.AppointmentID,
-			EventID:       ev.EventID,
-			Kind:          kind,
-			Phone:         o.Appointment.PatientPhone,
-			Language:      o.Appointment.PatientLanguage,
-			Snapshot:      snapshot,
-			AsksReply:     kind.AsksReply(),
-			// Reminders are timed by the reminder worker, which has
-			// checked the window on their send time already.
-			Immediate:     kind.Immediate() || kind == apptbridge.TextRemind1 || kind == apptbridge.TextRemind2,
-			Status:        store.TextPending,
-			NextAttemptAt: now,
-			CreatedAt:     now,
-			UpdatedAt:     now,
-		}
-		if _, err := w.exec(ctx, sqlInsertText, textArgs(t)...); err != nil {
+		t = store.NewOutboxText(ev, o.Appointment, kind, snapshot, now)
+		if _, err := w.exec(ctx, sqlrow.InsertText, sqlrow.TextArgs(t)...); err != nil {
 			return nil, nil, fmt.Errorf("insert text for %s: %w", ev.AppointmentID, err)
 		}
 	}
 	if o.Request != "" {
-		id := apptbridge.NewEventID()
-		r = &store.Request{
-			ID:            id,
-			AppointmentID: ev.AppointmentID,
-			EventID:       ev.EventID,
-			Type:          o.Request,
-			Snapshot:      snapshot,
-			ControlID:     controlID(id),
-			Status:        store.RequestPending,
-			NextAttemptAt: now,
-			CreatedAt:     now,
-			UpdatedAt:     now,
-		}
-		seq, err := w.insertRequest(ctx, r)
-		if err != nil {
+		r = store.NewRequest(ev, o.Request, snapshot, now)
+		if r.Seq, err = w.insertRequest(ctx, r); err != nil {
 			return nil, nil, fmt.Errorf("insert request for %s: %w", ev.AppointmentID, err)
 		}
-		r.Seq = seq
 	}
 	return t, r, nil
 }
 
-// Supersession (see the SQLite backend): a text still waiting in the
-// outbox that a newer event makes wrong or redundant is canceled when the
-// newer text is enqueued.
-var (
-	detailKinds = []apptbridge.TextKind{apptbridge.TextBooked, apptbridge.TextRescheduled, apptbridge.TextModified}
-	endingKinds = []apptbridge.TextKind{apptbridge.TextBooked, apptbridge.TextRescheduled,
-		apptbridge.TextModified, apptbridge.TextConfirmed, apptbridge.TextRemind1, apptbridge.TextRemind2}
-)
+// ReasonSuperseded is store.ReasonSuperseded (kept for callers of this
+// package).
+const ReasonSuperseded = store.ReasonSuperseded
 
-// ReasonSuperseded is the reason of a text replaced by a newer one.
-const ReasonSuperseded = "superseded by a newer text"
-
+// supersede cancels the appointment's waiting texts that a new text of
+// kind replaces (store.Supersedes) and returns the kind to send it as
+// (store.SendAs).
 func (w wtx) supersede(ctx context.Context, appointmentID string, kind apptbridge.TextKind, now time.Time) (apptbridge.TextKind, error) {
-	var kinds []apptbridge.TextKind
-	switch kind {
-	case apptbridge.TextBooked, apptbridge.TextRescheduled, apptbridge.TextModified:
-		kinds = detailKinds
-	case apptbridge.TextCanceled, apptbridge.TextNoshowed:
-		kinds = endingKinds
-	default:
+	kinds := store.Supersedes(kind)
+	if kinds == nil {
 		return kind, nil
 	}
 	var booked bool
@@ -109,20 +70,17 @@ func (w wtx) supersede(ctx context.Context, appointmentID string, kind apptbridg
 	if err != nil {
 		return kind, fmt.Errorf("look up waiting texts: %w", err)
 	}
-	n, err := w.cancelPending(ctx, appointmentID, kinds, ReasonSuperseded, now)
+	n, err := w.cancelPending(ctx, appointmentID, kinds, store.ReasonSuperseded, now)
 	if err != nil {
 		return kind, err
 	}
-	if n > 0 && booked && (kind == apptbridge.TextRescheduled || kind == apptbridge.TextModified) {
-		kind = apptbridge.TextBooked
-	}
-	return kind, nil
+	return store.SendAs(kind, n > 0 && booked), nil
 }
 
 func (w wtx) cancelPending(ctx context.Context, appointmentID string, kinds []apptbridge.TextKind, reason string, now time.Time) (int, error) {
 	q := `UPDATE texts SET status = 'canceled', reason = $1, updated_at = $2, lease_owner = ''
 		WHERE appointment_id = $3 AND status = 'pending' AND attempts = 0 AND direction = 'out'`
-	args := []any{reason, us(now), appointmentID}
+	args := []any{reason, sqlrow.US(now), appointmentID}
 	if len(kinds) > 0 {
 		ks := make([]string, len(kinds))
 		for i, k := range kinds {
@@ -222,23 +180,10 @@ func (t tx) Apply(ctx context.Context, e *apptbridge.Event) (store.ApplyResult, 
 }
 
 func (t tx) AddText(ctx context.Context, x *store.Text) (bool, error) {
-	if x == nil || x.ID == "" || (x.Direction != store.DirIn && x.Direction != store.DirOut) {
+	if !store.CheckNewText(x, t.w.db.now()) {
 		return false, invalid("text with an id and a direction required")
 	}
-	now := t.w.db.now()
-	if x.CreatedAt.IsZero() {
-		x.CreatedAt = now
-	}
-	if x.UpdatedAt.IsZero() {
-		x.UpdatedAt = now
-	}
-	if x.Direction == store.DirOut && x.Status == "" {
-		x.Status = store.TextPending
-	}
-	if x.Direction == store.DirOut && x.NextAttemptAt.IsZero() {
-		x.NextAttemptAt = now
-	}
-	n, err := t.w.exec(ctx, sqlInsertText, textArgs(x)...)
+	n, err := t.w.exec(ctx, sqlrow.InsertText, sqlrow.TextArgs(x)...)
 	if err != nil {
 		return false, fmt.Errorf("insert text: %w", err)
 	}
@@ -249,7 +194,7 @@ func (t tx) SentSince(ctx context.Context, phone string, kind apptbridge.TextKin
 	var found bool
 	err := t.w.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM texts WHERE phone = $1 AND created_at >= $2
 		AND kind = $3 AND direction = 'out' AND status NOT IN ('canceled', 'failed'))`,
-		phone, us(since), string(kind)).Scan(&found)
+		phone, sqlrow.US(since), string(kind)).Scan(&found)
 	if err != nil {
 		return false, fmt.Errorf("texts sent since: %w", err)
 	}
@@ -329,5 +274,5 @@ func (db *DB) nextDue(ctx context.Context, q string) (time.Time, error) {
 	if v == nil {
 		return time.Time{}, nil
 	}
-	return fromUS(*v), nil
+	return sqlrow.FromUS(*v), nil
 }

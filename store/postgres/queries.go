@@ -5,17 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // DefaultLimit is the page size of list queries when their limit is 0.
-const DefaultLimit = 100
+const DefaultLimit = sqlrow.DefaultLimit
 
 // Appointment implements store.Store.
 func (db *DB) Appointment(ctx context.Context, id string) (*apptbridge.Appointment, error) {
@@ -42,17 +41,7 @@ func (db *DB) Appointments(ctx context.Context, f store.Filter) ([]*apptbridge.A
 	if db.closed.Load() {
 		return nil, opErr("appointments", store.ErrClosed)
 	}
-	var w where
-	w.add("patient_id = ?", f.PatientID)
-	w.add("disposition = ?", string(f.Disposition))
-	if !f.From.IsZero() {
-		w.add("start_utc >= ?", micros(store.Instant(f.From)))
-	}
-	if !f.To.IsZero() {
-		w.add("start_utc < ?", micros(store.Instant(f.To)))
-	}
-	w.add("appointment_id > ?", f.After)
-	q, args := w.query("SELECT state FROM appointments", "appointment_id", f.Limit)
+	q, args := sqlrow.AppointmentsQuery(f)
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, opErr("appointments", err)
@@ -81,49 +70,21 @@ func (db *DB) History(ctx context.Context, id string) ([]store.HistoryEntry, err
 	if db.closed.Load() {
 		return nil, opErr("history", store.ErrClosed)
 	}
-	out, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE appointment_id = $1 ORDER BY seq`, id)
+	out, err := db.history(ctx, `SELECT `+sqlrow.HistoryCols+` FROM events WHERE appointment_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: history %s: %w", id, err)
 	}
 	return out, nil
 }
 
-const historyCols = `seq, event, applied, reason, from_disposition, to_disposition, text_kind, suppressed,
-	recorded_at`
-
-// history runs q, a query of historyCols, and decodes its rows (an empty,
+// history runs q, a query of sqlrow.HistoryCols, and decodes its rows (an empty,
 // non-nil slice when there are none).
 func (db *DB) history(ctx context.Context, q string, args ...any) ([]store.HistoryEntry, error) {
-	rows, err := db.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
+	out, err := queryAll(ctx, db.pool, sqlrow.History, q, args...)
+	if out == nil {
+		out = []store.HistoryEntry{}
 	}
-	defer rows.Close()
-	out := []store.HistoryEntry{}
-	for rows.Next() {
-		var (
-			h              store.HistoryEntry
-			ev, from, to   string
-			text           string
-			recordedMicros int64
-		)
-		if err := rows.Scan(&h.Seq, &ev, &h.Applied, &h.Reason, &from, &to, &text,
-			&h.Suppressed, &recordedMicros); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(ev), &h.Event); err != nil {
-			return nil, fmt.Errorf("decode event of seq %d: %w", h.Seq, err)
-		}
-		h.From = apptbridge.Disposition(from)
-		h.To = apptbridge.Disposition(to)
-		h.Text = apptbridge.TextKind(text)
-		h.RecordedAt = fromMicros(recordedMicros)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, err
 }
 
 // Inbound implements store.Store.
@@ -164,40 +125,4 @@ func (db *DB) CountInbound(ctx context.Context) (int, error) {
 		return 0, opErr("count inbound", err)
 	}
 	return n, nil
-}
-
-// where builds the WHERE clause of a list query from optional filters.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// add adds cond (one ? for v) unless v is the zero value.
-func (w *where) add(cond string, v any) {
-	switch x := v.(type) {
-	case string:
-		if x == "" {
-			return
-		}
-	case int64:
-		if x == 0 {
-			return
-		}
-	}
-	w.args = append(w.args, v)
-	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(w.args))))
-}
-
-// query returns selectFrom with the conditions, ORDER BY order and LIMIT
-// limit (DefaultLimit when ≤ 0), and its arguments.
-func (w *where) query(selectFrom, order string, limit int) (string, []any) {
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	q := selectFrom
-	if len(w.conds) > 0 {
-		q += " WHERE " + strings.Join(w.conds, " AND ")
-	}
-	args := append(w.args, limit)
-	return q + " ORDER BY " + order + " LIMIT $" + strconv.Itoa(len(args)), args
 }

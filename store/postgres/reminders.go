@@ -9,43 +9,8 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
-
-const reminderCols = `appointment_id, ordinal, start_utc, due_at, status, reason, lease_owner, lease_until,
-	sent_at, created_at, updated_at`
-
-func scanReminder(row pgx.Row) (*store.Reminder, error) {
-	var (
-		r                                          store.Reminder
-		ordinal                                    int32
-		start, due, leaseUntil, sent, created, upd int64
-	)
-	if err := row.Scan(&r.AppointmentID, &ordinal, &start, &due, &r.Status, &r.Reason, &r.LeaseOwner,
-		&leaseUntil, &sent, &created, &upd); err != nil {
-		return nil, err
-	}
-	r.Ordinal = int(ordinal)
-	r.StartUTC, r.DueAt, r.LeaseUntil = fromUS(start), fromUS(due), fromUS(leaseUntil)
-	r.SentAt, r.CreatedAt, r.UpdatedAt = fromUS(sent), fromUS(created), fromUS(upd)
-	return &r, nil
-}
-
-func queryReminders(ctx context.Context, db querier, q string, args ...any) ([]*store.Reminder, error) {
-	rows, err := db.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*store.Reminder
-	for rows.Next() {
-		r, err := scanReminder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
 
 // replan keeps an appointment's reminder plan in step with an applied
 // event (in its transaction, the appointment's row locked): a new
@@ -65,10 +30,10 @@ func (w wtx) replan(ctx context.Context, cur *apptbridge.Appointment, ev *apptbr
 		return err
 	}
 	for _, r := range w.db.planner(next, now) {
-		if _, err := w.exec(ctx, `INSERT INTO reminders (`+reminderCols+`)
+		if _, err := w.exec(ctx, `INSERT INTO reminders (`+sqlrow.ReminderCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, '', 0, 0, $7, $8)`,
-			next.AppointmentID, int32(r.Ordinal), us(r.StartUTC), us(r.DueAt), r.Status, r.Reason,
-			us(now), us(now)); err != nil {
+			next.AppointmentID, int32(r.Ordinal), sqlrow.US(r.StartUTC), sqlrow.US(r.DueAt), r.Status, r.Reason,
+			sqlrow.US(now), sqlrow.US(now)); err != nil {
 			return fmt.Errorf("plan reminders of %s: %w", next.AppointmentID, err)
 		}
 	}
@@ -77,14 +42,14 @@ func (w wtx) replan(ctx context.Context, cur *apptbridge.Appointment, ev *apptbr
 
 func (w wtx) cancelReminders(ctx context.Context, appointmentID, reason string, now time.Time) error {
 	if _, err := w.exec(ctx, `UPDATE reminders SET status = 'canceled', reason = $1, updated_at = $2
-		WHERE appointment_id = $3 AND status = 'planned'`, reason, us(now), appointmentID); err != nil {
+		WHERE appointment_id = $3 AND status = 'planned'`, reason, sqlrow.US(now), appointmentID); err != nil {
 		return fmt.Errorf("cancel reminders of %s: %w", appointmentID, err)
 	}
 	return nil
 }
 
 func (t tx) PlannedReminders(ctx context.Context, appointmentID string) ([]*store.Reminder, error) {
-	out, err := queryReminders(ctx, t.w.tx, `SELECT `+reminderCols+` FROM reminders
+	out, err := queryAll(ctx, t.w.tx, sqlrow.Reminder, `SELECT `+sqlrow.ReminderCols+` FROM reminders
 		WHERE appointment_id = $1 AND status = 'planned' ORDER BY ordinal`, appointmentID)
 	if err != nil {
 		return nil, fmt.Errorf("planned reminders of %s: %w", appointmentID, err)
@@ -101,8 +66,8 @@ func (t tx) SaveReminder(ctx context.Context, owner string, r *store.Reminder) e
 		SET status = $1, reason = $2, due_at = $3, sent_at = $4,
 		lease_owner = $5, lease_until = $6, updated_at = $7
 		WHERE appointment_id = $8 AND ordinal = $9 AND start_utc = $10 AND status = 'planned' AND lease_owner = $11`,
-		r.Status, r.Reason, us(r.DueAt), us(r.SentAt), r.LeaseOwner, us(r.LeaseUntil), us(r.UpdatedAt),
-		r.AppointmentID, int32(r.Ordinal), us(r.StartUTC), owner)
+		r.Status, r.Reason, sqlrow.US(r.DueAt), sqlrow.US(r.SentAt), r.LeaseOwner, sqlrow.US(r.LeaseUntil), sqlrow.US(r.UpdatedAt),
+		r.AppointmentID, int32(r.Ordinal), sqlrow.US(r.StartUTC), owner)
 	if err != nil {
 		return fmt.Errorf("save reminder of %s: %w", r.AppointmentID, err)
 	}
@@ -116,7 +81,7 @@ func (t tx) RemindersSentBetween(ctx context.Context, phone string, from, to tim
 	var n int64
 	err := t.w.tx.QueryRow(ctx, `SELECT COUNT(*) FROM texts WHERE phone = $1 AND direction = 'out'
 		AND kind IN ('remind-1', 'remind-2') AND created_at >= $2 AND created_at < $3
-		AND status NOT IN ('canceled', 'failed')`, phone, us(from), us(to)).Scan(&n)
+		AND status NOT IN ('canceled', 'failed')`, phone, sqlrow.US(from), sqlrow.US(to)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("reminders sent to a phone: %w", err)
 	}
@@ -137,13 +102,13 @@ func (db *DB) ClaimReminders(ctx context.Context, owner string, now time.Time, l
 	var out []*store.Reminder
 	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
 		var err error
-		out, err = queryReminders(ctx, ptx, `WITH c AS (
+		out, err = queryAll(ctx, ptx, sqlrow.Reminder, `WITH c AS (
 				SELECT seq FROM reminders
 				WHERE status = 'planned' AND due_at <= $3 AND (lease_owner = '' OR lease_until <= $3)
 				ORDER BY due_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED),
 			u AS (UPDATE reminders r SET lease_owner = $1, lease_until = $2
 				FROM c WHERE r.seq = c.seq RETURNING r.*)
-			SELECT `+reminderCols+` FROM u ORDER BY due_at, seq`, owner, micros(until), micros(now), int64(limit))
+			SELECT `+sqlrow.ReminderCols+` FROM u ORDER BY due_at, seq`, owner, micros(until), micros(now), int64(limit))
 		return err
 	})
 	if err != nil {
@@ -191,7 +156,7 @@ func (db *DB) RemindersOf(ctx context.Context, appointmentID string) ([]*store.R
 	if db.closed.Load() {
 		return nil, opErr("reminders", store.ErrClosed)
 	}
-	out, err := queryReminders(ctx, db.pool, `SELECT `+reminderCols+` FROM reminders
+	out, err := queryAll(ctx, db.pool, sqlrow.Reminder, `SELECT `+sqlrow.ReminderCols+` FROM reminders
 		WHERE appointment_id = $1 ORDER BY seq`, appointmentID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reminders of %s: %w", appointmentID, err)

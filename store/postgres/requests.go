@@ -7,78 +7,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
-
-const requestCols = `seq, id, appointment_id, event_id, type, snapshot, control_id, status, attempts,
-	next_attempt_at, lease_owner, lease_until, message, ack, ack_code, last_error, created_at, updated_at`
-
-func scanRequest(row pgx.Row) (*store.Request, error) {
-	var (
-		r                                  store.Request
-		typ, snapshot                      string
-		attempts                           int32
-		next, leaseUntil, created, updated int64
-	)
-	err := row.Scan(&r.Seq, &r.ID, &r.AppointmentID, &r.EventID, &typ, &snapshot, &r.ControlID, &r.Status,
-		&attempts, &next, &r.LeaseOwner, &leaseUntil, &r.Message, &r.Ack, &r.AckCode, &r.LastError,
-		&created, &updated)
-	if err != nil {
-		return nil, err
-	}
-	r.Type = apptbridge.EventType(typ)
-	if snapshot != "" {
-		r.Snapshot = []byte(snapshot)
-	}
-	r.Message, r.Ack = nilIfEmpty(r.Message), nilIfEmpty(r.Ack)
-	r.Attempts = int(attempts)
-	r.NextAttemptAt, r.LeaseUntil = fromUS(next), fromUS(leaseUntil)
-	r.CreatedAt, r.UpdatedAt = fromUS(created), fromUS(updated)
-	return &r, nil
-}
-
-func queryRequests(ctx context.Context, db querier, q string, args ...any) ([]*store.Request, error) {
-	rows, err := db.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*store.Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-// controlID derives an outbound MSH-10 (at most 20 characters in HL7 v2.5)
-// from a request id, as the SQLite backend does.
-func controlID(id string) string {
-	h := strings.ReplaceAll(id, "-", "")
-	if len(h) > 20 {
-		h = h[len(h)-20:]
-	}
-	return "AB" + strings.ToUpper(h[2:])
-}
 
 func (w wtx) insertRequest(ctx context.Context, r *store.Request) (int64, error) {
 	var seq int64
-	err := w.tx.QueryRow(ctx, `INSERT INTO requests (id, appointment_id, event_id, type, snapshot, control_id,
-		status, attempts, next_attempt_at, lease_owner, lease_until, message, ack, ack_code, last_error,
-		created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12, $13, $14, $15) RETURNING seq`,
-		r.ID, r.AppointmentID, r.EventID, string(r.Type), string(r.Snapshot), r.ControlID, r.Status,
-		int32(r.Attempts), us(r.NextAttemptAt), r.LeaseOwner, us(r.LeaseUntil), r.AckCode,
-		r.LastError, us(r.CreatedAt), us(r.UpdatedAt)).Scan(&seq)
+	err := w.tx.QueryRow(ctx, sqlrow.InsertRequest+` RETURNING seq`, sqlrow.RequestArgs(r)...).Scan(&seq)
 	return seq, err
 }
 
@@ -104,7 +43,7 @@ func (db *DB) ClaimRequest(ctx context.Context, owner string, now time.Time, lea
 	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
 		r = nil
 		var err error
-		r, err = scanRequest(ptx.QueryRow(ctx, `WITH c AS (
+		r, err = queryOne(ctx, ptx, sqlrow.Request, `WITH c AS (
 				SELECT r.seq FROM requests r
 				WHERE r.status IN ('pending', 'sending') AND r.next_attempt_at <= $3
 				AND (r.lease_owner = '' OR r.lease_until <= $3)
@@ -112,7 +51,7 @@ func (db *DB) ClaimRequest(ctx context.Context, owner string, now time.Time, lea
 					AND p.seq < r.seq AND p.status IN ('pending', 'sending'))
 				ORDER BY r.next_attempt_at, r.seq LIMIT 1 FOR UPDATE OF r SKIP LOCKED)
 			UPDATE requests q SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
-			FROM c WHERE q.seq = c.seq RETURNING `+prefixCols("q.", requestCols), owner, micros(until), micros(now)))
+			FROM c WHERE q.seq = c.seq RETURNING `+sqlrow.Prefix("q.", sqlrow.RequestCols), owner, micros(until), micros(now))
 		if errors.Is(err, pgx.ErrNoRows) {
 			r = nil
 			return nil
@@ -125,15 +64,6 @@ func (db *DB) ClaimRequest(ctx context.Context, owner string, now time.Time, lea
 	return r, nil
 }
 
-// prefixCols qualifies each column of cols with p.
-func prefixCols(p, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = p + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
-}
-
 // SaveRequest implements store.Outbox.
 func (db *DB) SaveRequest(ctx context.Context, owner string, r *store.Request) error {
 	if db.closed.Load() {
@@ -141,13 +71,7 @@ func (db *DB) SaveRequest(ctx context.Context, owner string, r *store.Request) e
 	}
 	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
 		r.UpdatedAt = db.now()
-		tag, err := ptx.Exec(ctx, `UPDATE requests SET status = $1, attempts = $2, next_attempt_at = $3,
-			lease_owner = $4, lease_until = $5, message = $6, ack = $7, ack_code = $8, last_error = $9,
-			updated_at = $10, control_id = $11
-			WHERE id = $12 AND lease_owner = $13`,
-			r.Status, int32(r.Attempts), us(r.NextAttemptAt), r.LeaseOwner, us(r.LeaseUntil),
-			nilIfEmpty(r.Message), nilIfEmpty(r.Ack), r.AckCode, r.LastError, us(r.UpdatedAt), r.ControlID,
-			r.ID, owner)
+		tag, err := ptx.Exec(ctx, sqlrow.SaveRequest, sqlrow.SaveRequestArgs(owner, r)...)
 		if err != nil {
 			return err
 		}
@@ -167,11 +91,11 @@ func (db *DB) Requests(ctx context.Context, f store.RequestFilter) ([]*store.Req
 	if db.closed.Load() {
 		return nil, opErr("requests", store.ErrClosed)
 	}
-	var w where
-	w.add("appointment_id = ?", f.AppointmentID)
-	w.add("status = ?", f.Status)
-	q, args := w.query("SELECT "+requestCols+" FROM requests", "seq", f.Limit)
-	out, err := queryRequests(ctx, db.pool, q, args...)
+	var w sqlrow.Where
+	w.Add("appointment_id = ?", f.AppointmentID)
+	w.Add("status = ?", f.Status)
+	q, args := w.Query("SELECT "+sqlrow.RequestCols+" FROM requests", "seq", f.Limit)
+	out, err := queryAll(ctx, db.pool, sqlrow.Request, q, args...)
 	if err != nil {
 		return nil, opErr("requests", err)
 	}

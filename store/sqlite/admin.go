@@ -19,6 +19,7 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // MaxLimit caps the page size of Audit and HistorySince.
@@ -57,7 +58,7 @@ func (db *DB) Secret(ctx context.Context, name string, gen func() []byte) ([]byt
 			return err
 		}
 		return w.b.query(ctx, `SELECT value FROM secrets WHERE name = $1`, func(row []driver.Value) error {
-			v = bytesOf(row[0])
+			v = sqlrow.Bytes(row[0])
 			return nil
 		}, name)
 	})
@@ -125,8 +126,8 @@ func (db *DB) UseLoginCode(ctx context.Context, id string, now time.Time, match 
 		err := w.b.query(ctx, `SELECT hash, expires_at, max_tries, wrong, used_at FROM login_codes WHERE id = $1`,
 			func(row []driver.Value) error {
 				found = true
-				copy(h[:], bytesOf(row[0]))
-				expires, maxTries, wrong, used = integer(row[1]), int(integer(row[2])), int(integer(row[3])), integer(row[4])
+				copy(h[:], sqlrow.Bytes(row[0]))
+				expires, maxTries, wrong, used = sqlrow.Int(row[1]), int(sqlrow.Int(row[2])), int(sqlrow.Int(row[3])), sqlrow.Int(row[4])
 				return nil
 			}, id)
 		switch {
@@ -157,19 +158,6 @@ func (db *DB) UseLoginCode(ctx context.Context, id string, now time.Time, match 
 	return left, nil
 }
 
-const sessionCols = `id, created_at, last_seen_at, expires_at, ended_at, end_reason`
-
-func scanSession(row []driver.Value) *store.Session {
-	return &store.Session{
-		ID:         str(row[0]),
-		CreatedAt:  fromUS(integer(row[1])),
-		LastSeenAt: fromUS(integer(row[2])),
-		ExpiresAt:  fromUS(integer(row[3])),
-		EndedAt:    fromUS(integer(row[4])),
-		EndReason:  str(row[5]),
-	}
-}
-
 // CreateSession implements store.Admin. A zero CreatedAt is the store's
 // clock, a zero LastSeenAt CreatedAt.
 func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
@@ -188,8 +176,8 @@ func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
 		s.LastSeenAt = s.CreatedAt
 	}
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
-		_, err := w.b.exec(ctx, `INSERT INTO admin_sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			s.ID, us(s.CreatedAt), us(s.LastSeenAt), us(s.ExpiresAt), us(s.EndedAt), s.EndReason)
+		_, err := w.b.exec(ctx, `INSERT INTO admin_sessions (`+sqlrow.SessionCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			s.ID, sqlrow.US(s.CreatedAt), sqlrow.US(s.LastSeenAt), sqlrow.US(s.ExpiresAt), sqlrow.US(s.EndedAt), s.EndReason)
 		return err
 	})
 	if err != nil {
@@ -218,9 +206,10 @@ func (db *DB) TouchSession(ctx context.Context, id string, now time.Time, idle t
 	)
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		s, ended = nil, false
-		err := w.b.query(ctx, `SELECT `+sessionCols+` FROM admin_sessions WHERE id = $1`, func(row []driver.Value) error {
-			s = scanSession(row)
-			return nil
+		err := w.b.query(ctx, `SELECT `+sqlrow.SessionCols+` FROM admin_sessions WHERE id = $1`, func(row []driver.Value) error {
+			var err error
+			s, err = sqlrow.Session(row)
+			return err
 		}, id)
 		if err != nil || s == nil {
 			return err
@@ -282,23 +271,6 @@ func (db *DB) EndSession(ctx context.Context, id, reason string, now time.Time) 
 	return nil
 }
 
-const auditCols = `seq, at, actor, action, target, detail, remote_ip, prev_hash, hash`
-
-func scanAudit(row []driver.Value) *store.AuditEntry {
-	e := &store.AuditEntry{
-		Seq:      integer(row[0]),
-		At:       fromUS(integer(row[1])),
-		Actor:    str(row[2]),
-		Action:   str(row[3]),
-		Target:   str(row[4]),
-		Detail:   str(row[5]),
-		RemoteIP: str(row[6]),
-	}
-	copy(e.PrevHash[:], bytesOf(row[7]))
-	copy(e.Hash[:], bytesOf(row[8]))
-	return e
-}
-
 // AppendAudit implements store.Admin. The last entry is read and the new
 // one written in the same write transaction (BEGIN IMMEDIATE: one writer
 // per file, across processes), and seq is the primary key, so the chain
@@ -315,19 +287,20 @@ func (db *DB) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 		e.At = db.now()
 	}
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
-		e.Seq, e.PrevHash, e.Hash = 0, store.Hash{}, store.Hash{}
+		var (
+			lastSeq int64
+			last    store.Hash
+		)
 		err := w.b.query(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`, func(row []driver.Value) error {
-			e.Seq = integer(row[0])
-			copy(e.PrevHash[:], bytesOf(row[1]))
+			lastSeq = sqlrow.Int(row[0])
+			copy(last[:], sqlrow.Bytes(row[1]))
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		e.Seq++
-		e.Hash = store.AuditHash(e.PrevHash, e)
-		_, err = w.b.exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			e.Seq, micros(e.At), e.Actor, e.Action, e.Target, e.Detail, e.RemoteIP, e.PrevHash[:], e.Hash[:])
+		e.Link(lastSeq, last)
+		_, err = w.b.exec(ctx, sqlrow.InsertAudit, sqlrow.AuditArgs(e)...)
 		return err
 	})
 	if err != nil {
@@ -343,11 +316,8 @@ func (db *DB) Audit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEnt
 		return nil, fmt.Errorf("sqlite: audit: %w", store.ErrClosed)
 	}
 	var out []*store.AuditEntry
-	err := db.readRows(ctx, `SELECT `+auditCols+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
-		[]any{f.AfterSeq, pageSize(f.Limit)}, 9, func(row []driver.Value) error {
-			out = append(out, scanAudit(row))
-			return nil
-		})
+	err := db.readRows(ctx, `SELECT `+sqlrow.AuditCols+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+		[]any{f.AfterSeq, pageSize(f.Limit)}, 9, sqlrow.AppendTo(&out, sqlrow.Audit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit: %w", err)
 	}
@@ -365,11 +335,6 @@ const (
 	sqlStatsFailed = `SELECT COUNT(*) FROM texts WHERE status IN ('failed', 'undelivered') AND updated_at >= $1`
 	sqlStatsDone   = `SELECT status, COUNT(*) FROM reminders WHERE status IN ('sent', 'skipped')
 		AND updated_at >= $1 GROUP BY status`
-	sqlInboundOf = `SELECT i.sending_app, i.sending_facility, i.control_id, i.hash, i.message_type,
-		i.received_at, i.ack_code, i.ack, i.raw, i.event_id
-		FROM events e JOIN inbound i ON i.event_id = e.event_id
-		WHERE e.appointment_id = $1 AND i.event_id <> ''
-		ORDER BY i.received_at, e.seq`
 )
 
 // Stats implements store.Admin. Each count reads an index range (the
@@ -386,7 +351,7 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (*store.Stats, error) {
 
 	err := db.readRows(ctx, `SELECT disposition, COUNT(*) FROM appointments GROUP BY disposition`, nil, 2,
 		func(row []driver.Value) error {
-			st.Dispositions[apptbridge.Disposition(str(row[0]))] = int(integer(row[1]))
+			st.Dispositions[apptbridge.Disposition(sqlrow.Str(row[0]))] = int(sqlrow.Int(row[1]))
 			return nil
 		})
 	if err != nil {
@@ -427,11 +392,11 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (*store.Stats, error) {
 		}
 	}
 	err = db.readRows(ctx, sqlStatsDone, []any{dayAgo}, 2, func(row []driver.Value) error {
-		switch str(row[0]) {
+		switch sqlrow.Str(row[0]) {
 		case store.ReminderSent:
-			st.RemindersSent24h = int(integer(row[1]))
+			st.RemindersSent24h = int(sqlrow.Int(row[1]))
 		case store.ReminderSkipped:
-			st.RemindersSkip24h = int(integer(row[1]))
+			st.RemindersSkip24h = int(sqlrow.Int(row[1]))
 		}
 		return nil
 	})
@@ -451,20 +416,7 @@ func (db *DB) InboundOf(ctx context.Context, id string) ([]*store.InboundRecord,
 		return nil, fmt.Errorf("sqlite: inbound of: %w", store.ErrClosed)
 	}
 	var out []*store.InboundRecord
-	err := db.readRows(ctx, sqlInboundOf, []any{id}, 10, func(row []driver.Value) error {
-		r := &store.InboundRecord{
-			Key:         store.DedupKey{SendingApplication: str(row[0]), SendingFacility: str(row[1]), ControlID: str(row[2])},
-			MessageType: str(row[4]),
-			ReceivedAt:  fromMicros(integer(row[5])),
-			AckCode:     str(row[6]),
-			Ack:         bytesOf(row[7]),
-			Raw:         bytesOf(row[8]),
-			EventID:     str(row[9]),
-		}
-		copy(r.Hash[:], bytesOf(row[3]))
-		out = append(out, r)
-		return nil
-	})
+	err := db.readRows(ctx, sqlrow.InboundOf, []any{id}, 10, sqlrow.AppendTo(&out, sqlrow.Inbound))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: inbound of %s: %w", id, err)
 	}
@@ -477,7 +429,7 @@ func (db *DB) HistorySince(ctx context.Context, afterSeq int64, limit int) ([]st
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: history since: %w", store.ErrClosed)
 	}
-	out, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+	out, err := db.history(ctx, `SELECT `+sqlrow.HistoryCols+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
 		afterSeq, pageSize(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: history since %d: %w", afterSeq, err)

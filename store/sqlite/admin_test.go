@@ -15,6 +15,7 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 func appendAudit(t *testing.T, db *DB, n int) {
@@ -346,11 +347,11 @@ func TestAdminPlans(t *testing.T) {
 		{sqlStatsSent, "USING INDEX texts_sent_at"},
 		{sqlStatsFailed, "INDEX texts_failed"},
 		{sqlStatsDone, "COVERING INDEX reminders_done"},
-		{sqlInboundOf, "USING INDEX inbound_event_id"},
+		{sqlrow.InboundOf, "USING INDEX inbound_event_id"},
 	} {
 		var plan []string
 		err := db.readRows(t.Context(), "EXPLAIN QUERY PLAN "+c.q, []any{int64(1)}, 4, func(row []driver.Value) error {
-			plan = append(plan, str(row[3]))
+			plan = append(plan, sqlrow.Str(row[3]))
 			return nil
 		})
 		if err != nil {

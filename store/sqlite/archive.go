@@ -5,78 +5,25 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // enqueueArchive writes the archive job of ev (its history row was just
-// written): From is cur's disposition, To and the state o's appointment.
+// written; see store.ArchiveTransition).
 func (b *batch) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) error {
-	var from, to apptbridge.Disposition
-	fromPID := ""
-	if cur != nil {
-		from, fromPID = cur.Disposition, cur.PatientID
-	}
-	state := ""
-	if o.Appointment != nil {
-		to = o.Appointment.Disposition
-		j, err := json.Marshal(o.Appointment)
-		if err != nil {
-			return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
-		}
-		state = string(j)
-	} else if cur != nil {
-		// Not applied and no state returned: the state object stays.
-		to = from
-		j, err := json.Marshal(cur)
-		if err != nil {
-			return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
-		}
-		state = string(j)
-	}
-	_, err := b.exec(ctx, `INSERT INTO archive_jobs (appointment_id, event_id, from_disposition, to_disposition,
-		state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, from_patient_id)
-		VALUES ($1, $2, $3, $4, $5, 0, $6, '', 0, '', $6, $7)`,
-		ev.AppointmentID, ev.EventID, string(from), string(to), state, micros(now), fromPID)
+	args, err := sqlrow.ArchiveJobArgs(cur, ev, o, micros(now))
 	if err != nil {
+		return err
+	}
+	if _, err := b.exec(ctx, sqlrow.InsertArchiveJob, args...); err != nil {
 		return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
 	}
 	return nil
-}
-
-const archiveCols = `seq, appointment_id, event_id, from_disposition, to_disposition, state, attempts,
-	next_attempt_at, lease_owner, lease_until, last_error, created_at, from_patient_id`
-
-func scanArchiveJob(row []driver.Value) (*store.ArchiveJob, error) {
-	if len(row) != 13 {
-		return nil, fmt.Errorf("archive job row has %d columns", len(row))
-	}
-	j := &store.ArchiveJob{
-		ID:            integer(row[0]),
-		AppointmentID: str(row[1]),
-		EventID:       str(row[2]),
-		From:          apptbridge.Disposition(str(row[3])),
-		To:            apptbridge.Disposition(str(row[4])),
-		Attempts:      int(integer(row[6])),
-		NextAttemptAt: fromUS(integer(row[7])),
-		LeaseOwner:    str(row[8]),
-		LeaseUntil:    fromUS(integer(row[9])),
-		LastError:     str(row[10]),
-		CreatedAt:     fromUS(integer(row[11])),
-		FromPatientID: str(row[12]),
-	}
-	if s := str(row[5]); s != "" {
-		j.State = new(apptbridge.Appointment)
-		if err := json.Unmarshal([]byte(s), j.State); err != nil {
-			return nil, fmt.Errorf("decode state of archive job %d: %w", j.ID, err)
-		}
-	}
-	return j, nil
 }
 
 // ClaimArchive implements store.Archive.
@@ -93,16 +40,10 @@ func (db *DB) ClaimArchive(ctx context.Context, owner string, now time.Time, lea
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		out = out[:0]
 		b := w.b
-		err := b.query(ctx, `SELECT `+archiveCols+` FROM archive_jobs j
+		err := b.query(ctx, `SELECT `+sqlrow.ArchiveCols+` FROM archive_jobs j
 			WHERE next_attempt_at <= $1 AND (lease_owner = '' OR lease_until <= $1)
 			AND NOT EXISTS (SELECT 1 FROM archive_jobs o WHERE o.appointment_id = j.appointment_id AND o.seq < j.seq)
-			ORDER BY seq LIMIT $2`, func(row []driver.Value) error {
-			j, err := scanArchiveJob(row)
-			if err == nil {
-				out = append(out, j)
-			}
-			return err
-		}, micros(now), int64(limit))
+			ORDER BY seq LIMIT $2`, sqlrow.AppendTo(&out, sqlrow.ArchiveJob), micros(now), int64(limit))
 		if err != nil {
 			return err
 		}
@@ -119,7 +60,7 @@ func (db *DB) ClaimArchive(ctx context.Context, owner string, now time.Time, lea
 		return nil, fmt.Errorf("sqlite: claim archive: %w", err)
 	}
 	for _, j := range out {
-		h, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE event_id = $1`, j.EventID)
+		h, err := db.history(ctx, `SELECT `+sqlrow.HistoryCols+` FROM events WHERE event_id = $1`, j.EventID)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: claim archive: history of job %d: %w", j.ID, err)
 		}
@@ -184,7 +125,7 @@ func (db *DB) ArchiveQueue(ctx context.Context) (store.QueueStat, error) {
 		return st, fmt.Errorf("sqlite: archive queue: %w", err)
 	}
 	if oldest.Valid {
-		st.Oldest = fromUS(oldest.Int64)
+		st.Oldest = sqlrow.FromUS(oldest.Int64)
 	}
 	return st, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // Ingest implements store.Store: duplicate check, state machine, history,
@@ -22,7 +23,7 @@ func (db *DB) Ingest(ctx context.Context, in *store.Inbound) (store.IngestResult
 	if db.closed.Load() {
 		return store.IngestResult{}, fmt.Errorf("sqlite: ingest: %w", store.ErrClosed)
 	}
-	if err := validateInbound(in); err != nil {
+	if err := store.ValidateInbound(in); err != nil {
 		return store.IngestResult{}, fmt.Errorf("sqlite: ingest: %w", err)
 	}
 	var (
@@ -50,20 +51,6 @@ func (db *DB) Ingest(ctx context.Context, in *store.Inbound) (store.IngestResult
 		return store.IngestResult{}, fmt.Errorf("sqlite: ingest %s: %w", in.Key.ControlID, err)
 	}
 	return res, nil
-}
-
-func validateInbound(in *store.Inbound) error {
-	switch {
-	case in == nil:
-		return invalid("no inbound message")
-	case in.Key.ControlID == "":
-		return invalid("message control id required")
-	case in.Event != nil && in.Event.EventID == "":
-		return invalid("event id required")
-	case in.Event != nil && in.Event.AppointmentID == "":
-		return invalid("appointment id required")
-	}
-	return nil
 }
 
 // encPool holds the encoders Ingest encodes events with.
@@ -94,7 +81,7 @@ func (db *DB) ingestTx(ctx context.Context, b *batch, in *store.Inbound, ev *app
 	a := s.bind(10)
 	a[0].Value, a[1].Value, a[2].Value = k.SendingApplication, k.SendingFacility, k.ControlID
 	a[3].Value, a[4].Value, a[5].Value = in.Hash[:], in.MessageType, micros(receivedAt)
-	a[6].Value, a[7].Value, a[8].Value, a[9].Value = in.AckCode, nonNil(in.Ack), raw, eventID
+	a[6].Value, a[7].Value, a[8].Value, a[9].Value = in.AckCode, sqlrow.NonNil(in.Ack), raw, eventID
 	n, err := s.run(ctx)
 	if err != nil {
 		return fmt.Errorf("insert inbound: %w", err)
@@ -171,11 +158,7 @@ func (b *batch) applyState(ctx context.Context, ev *apptbridge.Event, evJSON *js
 	if err != nil {
 		return apptbridge.Outcome{}, err
 	}
-	phone := ev.PatientPhone
-	if phone == "" && cur != nil {
-		phone = cur.PatientPhone
-	}
-	optedOut, err := b.isOptedOut(ctx, phone)
+	optedOut, err := b.isOptedOut(ctx, store.OptOutPhone(ev, cur))
 	if err != nil {
 		return apptbridge.Outcome{}, err
 	}
@@ -435,11 +418,4 @@ func sameState(a, b *apptbridge.Appointment) bool {
 	x, err1 := json.Marshal(a)
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
-}
-
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }

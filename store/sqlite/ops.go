@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // QueueStats implements store.Outbox.
@@ -32,7 +33,7 @@ func (db *DB) QueueStats(ctx context.Context) ([]store.QueueStat, error) {
 		}
 		s := store.QueueStat{Queue: q.name, Depth: n}
 		if oldest.Valid {
-			s.Oldest = fromUS(oldest.Int64)
+			s.Oldest = sqlrow.FromUS(oldest.Int64)
 		}
 		out = append(out, s)
 	}
@@ -52,7 +53,7 @@ func (db *DB) CreateToken(ctx context.Context, t *store.Token) error {
 	}
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		_, err := w.b.exec(ctx, `INSERT INTO api_tokens (id, name, hash, created_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5)`, t.ID, t.Name, t.Hash[:], us(t.CreatedAt), us(t.RevokedAt))
+			VALUES ($1, $2, $3, $4, $5)`, t.ID, t.Name, t.Hash[:], sqlrow.US(t.CreatedAt), sqlrow.US(t.RevokedAt))
 		return err
 	})
 	if err != nil {
@@ -79,7 +80,7 @@ func (db *DB) TokenByHash(ctx context.Context, h store.Hash) (*store.Token, erro
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: token: %w", err)
 	}
-	t.CreatedAt, t.RevokedAt = fromUS(c), fromUS(r)
+	t.CreatedAt, t.RevokedAt = sqlrow.FromUS(c), sqlrow.FromUS(r)
 	return t, nil
 }
 

@@ -12,28 +12,13 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // The outbox (schema version 3): texts, requests to the EHR, phone flags,
 // API tokens. Rows are written by the writer like everything else; the
 // outbox rows an event causes are written by batch.apply, in the
 // transaction of the event.
-
-// us encodes an optional instant: 0 for the zero time.
-func us(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-// fromUS decodes an optional instant.
-func fromUS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return fromMicros(v)
-}
 
 // exec runs one of the outbox's statements in the batch transaction. These
 // statements touch no table the writer's cache follows (appointments,
@@ -93,51 +78,12 @@ func bindArgs(s *wstmt, args []any) error {
 	return nil
 }
 
-func str(v driver.Value) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	}
-	return ""
-}
-
-func bytesOf(v driver.Value) []byte {
-	switch x := v.(type) {
-	case []byte:
-		if len(x) == 0 {
-			return nil
-		}
-		return append([]byte(nil), x...)
-	case string:
-		if x == "" {
-			return nil
-		}
-		return []byte(x)
-	}
-	return nil
-}
-
-func integer(v driver.Value) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case bool:
-		if x {
-			return 1
-		}
-	}
-	return 0
-}
-
-func boolean(v driver.Value) bool { return integer(v) != 0 }
-
-// enqueue writes the outbox rows an applied event calls for: the text to
-// the patient and the request to the EHR. state is the appointment's JSON
-// after the event.
+// enqueue writes the outbox rows an applied event calls for (built by
+// store.NewOutboxText and store.NewRequest): the text to the patient and
+// the request to the EHR. The snapshot is encoded by the batch's own
+// encoder (b.snap), not json.Marshal: this is on the ingest path.
 func (b *batch) enqueue(ctx context.Context, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) (*store.Text, *store.Request, error) {
-	if o.Appointment == nil || (o.Text == apptbridge.TextNone && o.Request == "") {
+	if !store.Enqueues(o) {
 		return nil, nil, nil
 	}
 	if err := b.snap.encodeAppointment(o.Appointment); err != nil {
@@ -145,92 +91,45 @@ func (b *batch) enqueue(ctx context.Context, ev *apptbridge.Event, o apptbridge.
 	}
 	snapshot := append([]byte(nil), b.snap.buf...)
 	var (
-		t *store.Text
-		r *store.Request
+		t   *store.Text
+		r   *store.Request
+		err error
 	)
 	if o.Text != apptbridge.TextNone {
 		kind, err := b.supersede(ctx, ev.AppointmentID, o.Text, now)
 		if err != nil {
 			return nil, nil, err
 		}
-		t = &store.Text{
-			ID:            apptbridge.NewEventID(),
-			Direction:     store.DirOut,
-			AppointmentID: ev.AppointmentID,
-			EventID:       ev.EventID,
-			Kind:          kind,
-			Phone:         o.Appointment.PatientPhone,
-			Language:      o.Appointment.PatientLanguage,
-			Snapshot:      snapshot,
-			AsksReply:     kind.AsksReply(),
-			// Reminders are timed by the reminder worker, which has
-			// checked the window on their send time already.
-			Immediate:     kind.Immediate() || kind == apptbridge.TextRemind1 || kind == apptbridge.TextRemind2,
-			Status:        store.TextPending,
-			NextAttemptAt: now,
-			CreatedAt:     now,
-			UpdatedAt:     now,
-		}
-		if _, err := b.exec(ctx, sqlInsertText, textArgs(t)...); err != nil {
+		t = store.NewOutboxText(ev, o.Appointment, kind, snapshot, now)
+		if _, err := b.exec(ctx, sqlrow.InsertText, sqlrow.TextArgs(t)...); err != nil {
 			return nil, nil, fmt.Errorf("insert text for %s: %w", ev.AppointmentID, err)
 		}
 	}
 	if o.Request != "" {
-		id := apptbridge.NewEventID()
-		r = &store.Request{
-			ID:            id,
-			AppointmentID: ev.AppointmentID,
-			EventID:       ev.EventID,
-			Type:          o.Request,
-			Snapshot:      snapshot,
-			ControlID:     controlID(id),
-			Status:        store.RequestPending,
-			NextAttemptAt: now,
-			CreatedAt:     now,
-			UpdatedAt:     now,
-		}
-		seq, err := b.insertRequest(ctx, r)
-		if err != nil {
+		r = store.NewRequest(ev, o.Request, snapshot, now)
+		if r.Seq, err = b.insertRequest(ctx, r); err != nil {
 			return nil, nil, fmt.Errorf("insert request for %s: %w", ev.AppointmentID, err)
 		}
-		r.Seq = seq
 	}
 	return t, r, nil
 }
 
-// Supersession: a text still waiting in the outbox (never attempted) that
-// a newer event makes wrong or redundant is canceled when the newer text
-// is enqueued, so a patient whose texts wait for the outreach window gets
-// the latest news once, not every step of it:
-//   - booked/rescheduled/modified replace a waiting booked, rescheduled
-//     or modified text (the new one carries the current details); if the
-//     replaced text was the booking, the new one is sent as "booked", the
-//     patient never having been told of the appointment;
-//   - canceled/noshowed replace every waiting text about the appointment
-//     except receipts.
-var (
-	detailKinds = []apptbridge.TextKind{apptbridge.TextBooked, apptbridge.TextRescheduled, apptbridge.TextModified}
-	endingKinds = []apptbridge.TextKind{apptbridge.TextBooked, apptbridge.TextRescheduled,
-		apptbridge.TextModified, apptbridge.TextConfirmed, apptbridge.TextRemind1, apptbridge.TextRemind2}
-)
+// ReasonSuperseded is store.ReasonSuperseded (kept for callers of this
+// package).
+const ReasonSuperseded = store.ReasonSuperseded
 
-// ReasonSuperseded is the reason of a text replaced by a newer one.
-const ReasonSuperseded = "superseded by a newer text"
-
+// supersede cancels the appointment's waiting texts that a new text of
+// kind replaces (store.Supersedes) and returns the kind to send it as
+// (store.SendAs).
 func (b *batch) supersede(ctx context.Context, appointmentID string, kind apptbridge.TextKind, now time.Time) (apptbridge.TextKind, error) {
-	var kinds []apptbridge.TextKind
-	switch kind {
-	case apptbridge.TextBooked, apptbridge.TextRescheduled, apptbridge.TextModified:
-		kinds = detailKinds
-	case apptbridge.TextCanceled, apptbridge.TextNoshowed:
-		kinds = endingKinds
-	default:
+	kinds := store.Supersedes(kind)
+	if kinds == nil {
 		return kind, nil
 	}
 	var booked bool
 	err := b.query(ctx, `SELECT kind FROM texts WHERE appointment_id = $1 AND status = 'pending'
 		AND attempts = 0 AND direction = 'out'`, func(row []driver.Value) error {
-		if apptbridge.TextKind(str(row[0])) == apptbridge.TextBooked {
+		if apptbridge.TextKind(sqlrow.Str(row[0])) == apptbridge.TextBooked {
 			booked = true
 		}
 		return nil
@@ -238,20 +137,17 @@ func (b *batch) supersede(ctx context.Context, appointmentID string, kind apptbr
 	if err != nil {
 		return kind, fmt.Errorf("look up waiting texts: %w", err)
 	}
-	n, err := b.cancelPending(ctx, appointmentID, kinds, ReasonSuperseded, now)
+	n, err := b.cancelPending(ctx, appointmentID, kinds, store.ReasonSuperseded, now)
 	if err != nil {
 		return kind, err
 	}
-	if n > 0 && booked && (kind == apptbridge.TextRescheduled || kind == apptbridge.TextModified) {
-		kind = apptbridge.TextBooked
-	}
-	return kind, nil
+	return store.SendAs(kind, n > 0 && booked), nil
 }
 
 func (b *batch) cancelPending(ctx context.Context, appointmentID string, kinds []apptbridge.TextKind, reason string, now time.Time) (int, error) {
 	q := `UPDATE texts SET status = 'canceled', reason = $1, updated_at = $2, lease_owner = ''
 		WHERE appointment_id = $3 AND status = 'pending' AND attempts = 0 AND direction = 'out'`
-	args := []any{reason, us(now), appointmentID}
+	args := []any{reason, sqlrow.US(now), appointmentID}
 	if len(kinds) > 0 {
 		ph := make([]string, len(kinds))
 		for i, k := range kinds {
@@ -309,7 +205,7 @@ func (t tx) ByPhone(ctx context.Context, phone string, optedOut bool) ([]*apptbr
 		AND disposition IN ('OPTED-OUT') ORDER BY start_utc, appointment_id`
 	}
 	err := t.b.query(ctx, q, func(row []driver.Value) error {
-		ids = append(ids, str(row[0]))
+		ids = append(ids, sqlrow.Str(row[0]))
 		return nil
 	}, phone)
 	if err != nil {
@@ -335,7 +231,7 @@ func (t tx) LatestAsking(ctx context.Context, phone string, now time.Time) (stri
 		WHERE t.phone = $1 AND t.direction = 'out' AND t.asks_reply AND t.sent_at > 0
 		AND a.disposition IN ('QUEUED', 'REMINDED-1', 'REMINDED-2') AND a.start_utc > $2
 		ORDER BY t.sent_at DESC, t.id DESC LIMIT 1`, func(row []driver.Value) error {
-		id = str(row[0])
+		id = sqlrow.Str(row[0])
 		return nil
 	}, phone, micros(now))
 	if err != nil {
@@ -353,23 +249,10 @@ func (t tx) Apply(ctx context.Context, e *apptbridge.Event) (store.ApplyResult, 
 }
 
 func (t tx) AddText(ctx context.Context, x *store.Text) (bool, error) {
-	if x == nil || x.ID == "" || (x.Direction != store.DirIn && x.Direction != store.DirOut) {
+	if !store.CheckNewText(x, t.db.now()) {
 		return false, invalid("text with an id and a direction required")
 	}
-	now := t.db.now()
-	if x.CreatedAt.IsZero() {
-		x.CreatedAt = now
-	}
-	if x.UpdatedAt.IsZero() {
-		x.UpdatedAt = now
-	}
-	if x.Direction == store.DirOut && x.Status == "" {
-		x.Status = store.TextPending
-	}
-	if x.Direction == store.DirOut && x.NextAttemptAt.IsZero() {
-		x.NextAttemptAt = now
-	}
-	n, err := t.b.exec(ctx, sqlInsertText, textArgs(x)...)
+	n, err := t.b.exec(ctx, sqlrow.InsertText, sqlrow.TextArgs(x)...)
 	if err != nil {
 		return false, fmt.Errorf("insert text: %w", err)
 	}
@@ -382,7 +265,7 @@ func (t tx) SentSince(ctx context.Context, phone string, kind apptbridge.TextKin
 		AND direction = 'out' AND status NOT IN ('canceled', 'failed') LIMIT 1`, func([]driver.Value) error {
 		found = true
 		return nil
-	}, phone, us(since), string(kind))
+	}, phone, sqlrow.US(since), string(kind))
 	if err != nil {
 		return false, fmt.Errorf("texts sent since: %w", err)
 	}
@@ -464,7 +347,7 @@ func (db *DB) nextDue(ctx context.Context, q string) (time.Time, error) {
 	if !v.Valid {
 		return time.Time{}, nil
 	}
-	return fromUS(v.Int64), nil
+	return sqlrow.FromUS(v.Int64), nil
 }
 
 // readRows runs a query on the read pool and hands each row to fn as
@@ -492,40 +375,4 @@ func (db *DB) readRows(ctx context.Context, q string, args []any, ncols int, fn 
 		}
 	}
 	return rows.Err()
-}
-
-// where builds the WHERE clause of a list query from optional filters.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// add adds cond (one ? for v) unless v is the zero value.
-func (w *where) add(cond string, v any) {
-	switch x := v.(type) {
-	case string:
-		if x == "" {
-			return
-		}
-	case int64:
-		if x == 0 {
-			return
-		}
-	}
-	w.args = append(w.args, v)
-	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(w.args))))
-}
-
-// query returns selectFrom with the conditions, ORDER BY order and LIMIT
-// limit (DefaultLimit when ≤ 0), and its arguments.
-func (w *where) query(selectFrom, order string, limit int) (string, []any) {
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	q := selectFrom
-	if len(w.conds) > 0 {
-		q += " WHERE " + strings.Join(w.conds, " AND ")
-	}
-	args := append(w.args, limit)
-	return q + " ORDER BY " + order + " LIMIT $" + strconv.Itoa(len(args)), args
 }

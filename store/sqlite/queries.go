@@ -3,16 +3,16 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
 // DefaultLimit is the page size of Appointments when Filter.Limit is 0.
-const DefaultLimit = 100
+const DefaultLimit = sqlrow.DefaultLimit
 
 // Appointment implements store.Store.
 func (db *DB) Appointment(ctx context.Context, id string) (*apptbridge.Appointment, error) {
@@ -39,17 +39,7 @@ func (db *DB) Appointments(ctx context.Context, f store.Filter) ([]*apptbridge.A
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: appointments: %w", store.ErrClosed)
 	}
-	var w where
-	w.add("patient_id = ?", f.PatientID)
-	w.add("disposition = ?", string(f.Disposition))
-	if !f.From.IsZero() {
-		w.add("start_utc >= ?", micros(store.Instant(f.From)))
-	}
-	if !f.To.IsZero() {
-		w.add("start_utc < ?", micros(store.Instant(f.To)))
-	}
-	w.add("appointment_id > ?", f.After)
-	q, args := w.query("SELECT state FROM appointments", "appointment_id", f.Limit)
+	q, args := sqlrow.AppointmentsQuery(f)
 
 	rows, err := db.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -79,47 +69,18 @@ func (db *DB) History(ctx context.Context, id string) ([]store.HistoryEntry, err
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: history: %w", store.ErrClosed)
 	}
-	out, err := db.history(ctx, `SELECT `+historyCols+` FROM events WHERE appointment_id = $1 ORDER BY seq`, id)
+	out, err := db.history(ctx, `SELECT `+sqlrow.HistoryCols+` FROM events WHERE appointment_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: history %s: %w", id, err)
 	}
 	return out, nil
 }
 
-// historyCols are the events columns history decodes.
-const historyCols = `seq, event, applied, reason, from_disposition, to_disposition, text_kind, suppressed,
-	recorded_at`
-
-// history runs q, a query of historyCols, on the read pool and decodes its
+// history runs q, a query of sqlrow.HistoryCols, on the read pool and decodes its
 // rows (an empty, non-nil slice when there are none).
 func (db *DB) history(ctx context.Context, q string, args ...any) ([]store.HistoryEntry, error) {
-	rows, err := db.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	out := []store.HistoryEntry{}
-	for rows.Next() {
-		var (
-			h              store.HistoryEntry
-			ev, from, to   string
-			text           string
-			recordedMicros int64
-		)
-		if err := rows.Scan(&h.Seq, &ev, &h.Applied, &h.Reason, &from, &to, &text,
-			&h.Suppressed, &recordedMicros); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(ev), &h.Event); err != nil {
-			return nil, fmt.Errorf("decode event of seq %d: %w", h.Seq, err)
-		}
-		h.From = apptbridge.Disposition(from)
-		h.To = apptbridge.Disposition(to)
-		h.Text = apptbridge.TextKind(text)
-		h.RecordedAt = fromMicros(recordedMicros)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
+	if err := db.readRows(ctx, q, args, 9, sqlrow.AppendTo(&out, sqlrow.History)); err != nil {
 		return nil, err
 	}
 	return out, nil

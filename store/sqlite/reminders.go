@@ -8,26 +8,8 @@ import (
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
-
-const reminderCols = `appointment_id, ordinal, start_utc, due_at, status, reason, lease_owner, lease_until,
-	sent_at, created_at, updated_at`
-
-func scanReminder(row []driver.Value) *store.Reminder {
-	return &store.Reminder{
-		AppointmentID: str(row[0]),
-		Ordinal:       int(integer(row[1])),
-		StartUTC:      fromUS(integer(row[2])),
-		DueAt:         fromUS(integer(row[3])),
-		Status:        str(row[4]),
-		Reason:        str(row[5]),
-		LeaseOwner:    str(row[6]),
-		LeaseUntil:    fromUS(integer(row[7])),
-		SentAt:        fromUS(integer(row[8])),
-		CreatedAt:     fromUS(integer(row[9])),
-		UpdatedAt:     fromUS(integer(row[10])),
-	}
-}
 
 // replan keeps an appointment's reminder plan in step with an applied
 // event (in its transaction): a new appointment, a new time, a new phone
@@ -46,10 +28,10 @@ func (b *batch) replan(ctx context.Context, cur *apptbridge.Appointment, ev *app
 		return err
 	}
 	for _, r := range b.planner(next, now) {
-		if _, err := b.exec(ctx, `INSERT INTO reminders (`+reminderCols+`)
+		if _, err := b.exec(ctx, `INSERT INTO reminders (`+sqlrow.ReminderCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, '', 0, 0, $7, $8)`,
-			next.AppointmentID, int64(r.Ordinal), us(r.StartUTC), us(r.DueAt), r.Status, r.Reason,
-			us(now), us(now)); err != nil {
+			next.AppointmentID, int64(r.Ordinal), sqlrow.US(r.StartUTC), sqlrow.US(r.DueAt), r.Status, r.Reason,
+			sqlrow.US(now), sqlrow.US(now)); err != nil {
 			return fmt.Errorf("plan reminders of %s: %w", next.AppointmentID, err)
 		}
 	}
@@ -59,7 +41,7 @@ func (b *batch) replan(ctx context.Context, cur *apptbridge.Appointment, ev *app
 func (b *batch) cancelReminders(ctx context.Context, appointmentID, reason string, now time.Time) error {
 	if _, err := b.exec(ctx, `UPDATE reminders INDEXED BY reminders_appointment
 		SET status = 'canceled', reason = $1, updated_at = $2
-		WHERE appointment_id = $3 AND status = 'planned'`, reason, us(now), appointmentID); err != nil {
+		WHERE appointment_id = $3 AND status = 'planned'`, reason, sqlrow.US(now), appointmentID); err != nil {
 		return fmt.Errorf("cancel reminders of %s: %w", appointmentID, err)
 	}
 	return nil
@@ -67,11 +49,8 @@ func (b *batch) cancelReminders(ctx context.Context, appointmentID, reason strin
 
 func (t tx) PlannedReminders(ctx context.Context, appointmentID string) ([]*store.Reminder, error) {
 	var out []*store.Reminder
-	err := t.b.query(ctx, `SELECT `+reminderCols+` FROM reminders INDEXED BY reminders_appointment
-		WHERE appointment_id = $1 AND status = 'planned' ORDER BY ordinal`, func(row []driver.Value) error {
-		out = append(out, scanReminder(row))
-		return nil
-	}, appointmentID)
+	err := t.b.query(ctx, `SELECT `+sqlrow.ReminderCols+` FROM reminders INDEXED BY reminders_appointment
+		WHERE appointment_id = $1 AND status = 'planned' ORDER BY ordinal`, sqlrow.AppendTo(&out, sqlrow.Reminder), appointmentID)
 	if err != nil {
 		return nil, fmt.Errorf("planned reminders of %s: %w", appointmentID, err)
 	}
@@ -87,8 +66,8 @@ func (t tx) SaveReminder(ctx context.Context, owner string, r *store.Reminder) e
 		SET status = $1, reason = $2, due_at = $3, sent_at = $4,
 		lease_owner = $5, lease_until = $6, updated_at = $7
 		WHERE appointment_id = $8 AND ordinal = $9 AND start_utc = $10 AND status = 'planned' AND lease_owner = $11`,
-		r.Status, r.Reason, us(r.DueAt), us(r.SentAt), r.LeaseOwner, us(r.LeaseUntil), us(r.UpdatedAt),
-		r.AppointmentID, int64(r.Ordinal), us(r.StartUTC), owner)
+		r.Status, r.Reason, sqlrow.US(r.DueAt), sqlrow.US(r.SentAt), r.LeaseOwner, sqlrow.US(r.LeaseUntil), sqlrow.US(r.UpdatedAt),
+		r.AppointmentID, int64(r.Ordinal), sqlrow.US(r.StartUTC), owner)
 	if err != nil {
 		return fmt.Errorf("save reminder of %s: %w", r.AppointmentID, err)
 	}
@@ -103,9 +82,9 @@ func (t tx) RemindersSentBetween(ctx context.Context, phone string, from, to tim
 	err := t.b.query(ctx, `SELECT COUNT(*) FROM texts WHERE phone = $1 AND direction = 'out'
 		AND kind IN ('remind-1', 'remind-2') AND created_at >= $2 AND created_at < $3
 		AND status NOT IN ('canceled', 'failed')`, func(row []driver.Value) error {
-		n = int(integer(row[0]))
+		n = int(sqlrow.Int(row[0]))
 		return nil
-	}, phone, us(from), us(to))
+	}, phone, sqlrow.US(from), sqlrow.US(to))
 	if err != nil {
 		return 0, fmt.Errorf("reminders sent to a phone: %w", err)
 	}
@@ -131,11 +110,15 @@ func (db *DB) ClaimReminders(ctx context.Context, owner string, now time.Time, l
 	var seqs []int64
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		out, seqs = out[:0], seqs[:0]
-		err := w.b.query(ctx, `SELECT `+reminderCols+`, seq FROM reminders INDEXED BY reminders_due
+		err := w.b.query(ctx, `SELECT `+sqlrow.ReminderCols+`, seq FROM reminders INDEXED BY reminders_due
 			WHERE status = 'planned' AND due_at <= $1 AND (lease_owner = '' OR lease_until <= $2)
 			ORDER BY due_at, seq LIMIT $3`, func(row []driver.Value) error {
-			out = append(out, scanReminder(row[:11]))
-			seqs = append(seqs, integer(row[11]))
+			r, err := sqlrow.Reminder(row[:11])
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+			seqs = append(seqs, sqlrow.Int(row[11]))
 			return nil
 		}, micros(now), micros(now), int64(limit))
 		if err != nil {
@@ -198,11 +181,8 @@ func (db *DB) RemindersOf(ctx context.Context, appointmentID string) ([]*store.R
 		return nil, fmt.Errorf("sqlite: reminders: %w", store.ErrClosed)
 	}
 	var out []*store.Reminder
-	err := db.readRows(ctx, `SELECT `+reminderCols+` FROM reminders WHERE appointment_id = $1 ORDER BY seq`,
-		[]any{appointmentID}, 11, func(row []driver.Value) error {
-			out = append(out, scanReminder(row))
-			return nil
-		})
+	err := db.readRows(ctx, `SELECT `+sqlrow.ReminderCols+` FROM reminders WHERE appointment_id = $1 ORDER BY seq`,
+		[]any{appointmentID}, 11, sqlrow.AppendTo(&out, sqlrow.Reminder))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: reminders of %s: %w", appointmentID, err)
 	}

@@ -7,66 +7,19 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
-const requestCols = `seq, id, appointment_id, event_id, type, snapshot, control_id, status, attempts,
-	next_attempt_at, lease_owner, lease_until, message, ack, ack_code, last_error, created_at, updated_at`
-
-func scanRequest(row []driver.Value) (*store.Request, error) {
-	if len(row) != 18 {
-		return nil, fmt.Errorf("request row has %d columns", len(row))
-	}
-	return &store.Request{
-		Seq:           integer(row[0]),
-		ID:            str(row[1]),
-		AppointmentID: str(row[2]),
-		EventID:       str(row[3]),
-		Type:          apptbridge.EventType(str(row[4])),
-		Snapshot:      bytesOf(row[5]),
-		ControlID:     str(row[6]),
-		Status:        str(row[7]),
-		Attempts:      int(integer(row[8])),
-		NextAttemptAt: fromUS(integer(row[9])),
-		LeaseOwner:    str(row[10]),
-		LeaseUntil:    fromUS(integer(row[11])),
-		Message:       bytesOf(row[12]),
-		Ack:           bytesOf(row[13]),
-		AckCode:       str(row[14]),
-		LastError:     str(row[15]),
-		CreatedAt:     fromUS(integer(row[16])),
-		UpdatedAt:     fromUS(integer(row[17])),
-	}, nil
-}
-
-// controlID derives an outbound MSH-10 (at most 20 characters in HL7 v2.5)
-// from a request id: the UUIDv7's hex digits without dashes, last 20
-// (the random part and the low bits of the time, unique in practice).
-func controlID(id string) string {
-	h := strings.ReplaceAll(id, "-", "")
-	if len(h) > 20 {
-		h = h[len(h)-20:]
-	}
-	return "AB" + strings.ToUpper(h[2:])
-}
-
 func (b *batch) insertRequest(ctx context.Context, r *store.Request) (int64, error) {
-	if _, err := b.exec(ctx, `INSERT INTO requests (id, appointment_id, event_id, type, snapshot, control_id,
-		status, attempts, next_attempt_at, lease_owner, lease_until, message, ack, ack_code, last_error,
-		created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-		r.ID, r.AppointmentID, r.EventID, string(r.Type), string(r.Snapshot), r.ControlID, r.Status,
-		int64(r.Attempts), us(r.NextAttemptAt), r.LeaseOwner, us(r.LeaseUntil), nil, nil, r.AckCode,
-		r.LastError, us(r.CreatedAt), us(r.UpdatedAt)); err != nil {
+	if _, err := b.exec(ctx, sqlrow.InsertRequest, sqlrow.RequestArgs(r)...); err != nil {
 		return 0, err
 	}
 	var seq int64
 	err := b.query(ctx, `SELECT seq FROM requests WHERE id = $1`, func(row []driver.Value) error {
-		seq = integer(row[0])
+		seq = sqlrow.Int(row[0])
 		return nil
 	}, r.ID)
 	return seq, err
@@ -91,14 +44,14 @@ func (db *DB) ClaimRequest(ctx context.Context, owner string, now time.Time, lea
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		r = nil
 		b := w.b
-		err := b.query(ctx, `SELECT `+requestCols+` FROM requests r
+		err := b.query(ctx, `SELECT `+sqlrow.RequestCols+` FROM requests r
 			WHERE r.status IN ('pending', 'sending') AND r.next_attempt_at <= $1
 			AND (r.lease_owner = '' OR r.lease_until <= $1)
 			AND NOT EXISTS (SELECT 1 FROM requests p WHERE p.appointment_id = r.appointment_id
 				AND p.seq < r.seq AND p.status IN ('pending', 'sending'))
 			ORDER BY r.next_attempt_at, r.seq LIMIT 1`, func(row []driver.Value) error {
 			var err error
-			r, err = scanRequest(row)
+			r, err = sqlrow.Request(row)
 			return err
 		}, micros(now))
 		if err != nil || r == nil {
@@ -124,13 +77,7 @@ func (db *DB) SaveRequest(ctx context.Context, owner string, r *store.Request) e
 	}
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		r.UpdatedAt = db.now()
-		n, err := w.b.exec(ctx, `UPDATE requests SET status = $1, attempts = $2, next_attempt_at = $3,
-			lease_owner = $4, lease_until = $5, message = $6, ack = $7, ack_code = $8, last_error = $9,
-			updated_at = $10, control_id = $11
-			WHERE id = $12 AND lease_owner = $13`,
-			r.Status, int64(r.Attempts), us(r.NextAttemptAt), r.LeaseOwner, us(r.LeaseUntil),
-			nilIfEmpty(r.Message), nilIfEmpty(r.Ack), r.AckCode, r.LastError, us(r.UpdatedAt), r.ControlID,
-			r.ID, owner)
+		n, err := w.b.exec(ctx, sqlrow.SaveRequest, sqlrow.SaveRequestArgs(owner, r)...)
 		if err != nil {
 			return err
 		}
@@ -145,30 +92,17 @@ func (db *DB) SaveRequest(ctx context.Context, owner string, r *store.Request) e
 	return nil
 }
 
-func nilIfEmpty(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
 // Requests implements store.Outbox.
 func (db *DB) Requests(ctx context.Context, f store.RequestFilter) ([]*store.Request, error) {
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: requests: %w", store.ErrClosed)
 	}
-	var w where
-	w.add("appointment_id = ?", f.AppointmentID)
-	w.add("status = ?", f.Status)
-	q, args := w.query("SELECT "+requestCols+" FROM requests", "seq", f.Limit)
+	var w sqlrow.Where
+	w.Add("appointment_id = ?", f.AppointmentID)
+	w.Add("status = ?", f.Status)
+	q, args := w.Query("SELECT "+sqlrow.RequestCols+" FROM requests", "seq", f.Limit)
 	var out []*store.Request
-	err := db.readRows(ctx, q, args, 18, func(row []driver.Value) error {
-		r, err := scanRequest(row)
-		if err == nil {
-			out = append(out, r)
-		}
-		return err
-	})
+	err := db.readRows(ctx, q, args, 18, sqlrow.AppendTo(&out, sqlrow.Request))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: requests: %w", err)
 	}
@@ -183,7 +117,7 @@ func (db *DB) RetryRequest(ctx context.Context, id string, now time.Time) error 
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		status := ""
 		err := w.b.query(ctx, `SELECT status FROM requests WHERE id = $1`, func(row []driver.Value) error {
-			status = str(row[0])
+			status = sqlrow.Str(row[0])
 			return nil
 		}, id)
 		switch {

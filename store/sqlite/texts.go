@@ -9,63 +9,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
-
-const textCols = `id, direction, appointment_id, event_id, kind, phone, language, snapshot, body,
-	asks_reply, immediate, status, reason, sid, error_code, attempts, next_attempt_at, lease_owner,
-	lease_until, sent_at, created_at, updated_at`
-
-const sqlInsertText = `INSERT INTO texts (` + textCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-	ON CONFLICT DO NOTHING`
-
-func textArgs(t *store.Text) []any {
-	var sid any
-	if t.SID != "" {
-		sid = t.SID
-	}
-	return []any{t.ID, t.Direction, t.AppointmentID, t.EventID, string(t.Kind), t.Phone, t.Language,
-		string(t.Snapshot), t.Body, t.AsksReply, t.Immediate, t.Status, t.Reason, sid, int64(t.ErrorCode),
-		int64(t.Attempts), us(t.NextAttemptAt), t.LeaseOwner, us(t.LeaseUntil), us(t.SentAt),
-		us(t.CreatedAt), us(t.UpdatedAt)}
-}
-
-// scanText decodes a row of textCols (driver values or database/sql scans).
-func scanText(row []driver.Value) (*store.Text, error) {
-	if len(row) != 22 {
-		return nil, fmt.Errorf("text row has %d columns", len(row))
-	}
-	t := &store.Text{
-		ID:            str(row[0]),
-		Direction:     str(row[1]),
-		AppointmentID: str(row[2]),
-		EventID:       str(row[3]),
-		Kind:          apptbridge.TextKind(str(row[4])),
-		Phone:         str(row[5]),
-		Language:      str(row[6]),
-		Snapshot:      []byte(str(row[7])),
-		Body:          str(row[8]),
-		AsksReply:     boolean(row[9]),
-		Immediate:     boolean(row[10]),
-		Status:        str(row[11]),
-		Reason:        str(row[12]),
-		SID:           str(row[13]),
-		ErrorCode:     int(integer(row[14])),
-		Attempts:      int(integer(row[15])),
-		NextAttemptAt: fromUS(integer(row[16])),
-		LeaseOwner:    str(row[17]),
-		LeaseUntil:    fromUS(integer(row[18])),
-		SentAt:        fromUS(integer(row[19])),
-		CreatedAt:     fromUS(integer(row[20])),
-		UpdatedAt:     fromUS(integer(row[21])),
-	}
-	if len(t.Snapshot) == 0 {
-		t.Snapshot = nil
-	}
-	return t, nil
-}
 
 func (t tx) SaveText(ctx context.Context, owner string, x *store.Text) error {
 	return t.b.saveText(ctx, owner, x, t.db.now())
@@ -73,15 +19,7 @@ func (t tx) SaveText(ctx context.Context, owner string, x *store.Text) error {
 
 func (b *batch) saveText(ctx context.Context, owner string, x *store.Text, now time.Time) error {
 	x.UpdatedAt = now
-	var sid any
-	if x.SID != "" {
-		sid = x.SID
-	}
-	n, err := b.exec(ctx, `UPDATE texts SET body = $1, status = $2, reason = $3, sid = $4, error_code = $5,
-		attempts = $6, next_attempt_at = $7, lease_owner = $8, lease_until = $9, sent_at = $10, updated_at = $11
-		WHERE id = $12 AND lease_owner = $13`,
-		x.Body, x.Status, x.Reason, sid, int64(x.ErrorCode), int64(x.Attempts), us(x.NextAttemptAt),
-		x.LeaseOwner, us(x.LeaseUntil), us(x.SentAt), us(x.UpdatedAt), x.ID, owner)
+	n, err := b.exec(ctx, sqlrow.SaveText, sqlrow.SaveTextArgs(owner, x)...)
 	if err != nil {
 		return fmt.Errorf("save text %s: %w", x.ID, err)
 	}
@@ -105,16 +43,10 @@ func (db *DB) ClaimTexts(ctx context.Context, owner string, now time.Time, lease
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		out = out[:0]
 		b := w.b
-		err := b.query(ctx, `SELECT `+textCols+` FROM texts
+		err := b.query(ctx, `SELECT `+sqlrow.TextCols+` FROM texts
 			WHERE status IN ('pending', 'attempting') AND next_attempt_at <= $1
 			AND (lease_owner = '' OR lease_until <= $1)
-			ORDER BY next_attempt_at, id LIMIT $2`, func(row []driver.Value) error {
-			t, err := scanText(row)
-			if err == nil {
-				out = append(out, t)
-			}
-			return err
-		}, micros(now), int64(limit))
+			ORDER BY next_attempt_at, id LIMIT $2`, sqlrow.AppendTo(&out, sqlrow.Text), micros(now), int64(limit))
 		if err != nil {
 			return err
 		}
@@ -167,9 +99,9 @@ func (db *DB) TextStatus(ctx context.Context, sid, status string, errorCode int)
 	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
 		t, changed = nil, false
 		b := w.b
-		err := b.query(ctx, `SELECT `+textCols+` FROM texts WHERE sid = $1`, func(row []driver.Value) error {
+		err := b.query(ctx, `SELECT `+sqlrow.TextCols+` FROM texts WHERE sid = $1`, func(row []driver.Value) error {
 			var err error
-			t, err = scanText(row)
+			t, err = sqlrow.Text(row)
 			return err
 		}, sid)
 		if err != nil {
@@ -204,19 +136,13 @@ func (db *DB) Texts(ctx context.Context, f store.TextFilter) ([]*store.Text, err
 	if db.closed.Load() {
 		return nil, fmt.Errorf("sqlite: texts: %w", store.ErrClosed)
 	}
-	var w where
-	w.add("appointment_id = ?", f.AppointmentID)
-	w.add("phone = ?", f.Phone)
-	w.add("direction = ?", f.Direction)
-	q, args := w.query("SELECT "+textCols+" FROM texts", "created_at DESC, id DESC", f.Limit)
+	var w sqlrow.Where
+	w.Add("appointment_id = ?", f.AppointmentID)
+	w.Add("phone = ?", f.Phone)
+	w.Add("direction = ?", f.Direction)
+	q, args := w.Query("SELECT "+sqlrow.TextCols+" FROM texts", "created_at DESC, id DESC", f.Limit)
 	var out []*store.Text
-	err := db.readRows(ctx, q, args, 22, func(row []driver.Value) error {
-		t, err := scanText(row)
-		if err == nil {
-			out = append(out, t)
-		}
-		return err
-	})
+	err := db.readRows(ctx, q, args, 22, sqlrow.AppendTo(&out, sqlrow.Text))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: texts: %w", err)
 	}
