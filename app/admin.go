@@ -20,7 +20,8 @@ import (
 const jwtSecretName = "admin-jwt-v1"
 
 // adminAuth builds the admin sign-in from the configuration; nil Password
-// (sign-in off) when no password is configured.
+// (sign-in off) when no password is configured. Failed sign-ins are
+// counted in the store, so every process on it shares the limits.
 func adminAuth(ctx context.Context, cfg Config, db store.Store) (*web.AuthConfig, error) {
 	secret, err := db.Secret(ctx, jwtSecretName, func() []byte {
 		b := make([]byte, 32)
@@ -33,8 +34,8 @@ func adminAuth(ctx context.Context, cfg Config, db store.Store) (*web.AuthConfig
 	c := &web.AuthConfig{
 		Keys:         auth.NewKeys(secret, cfg.Salt.Value()),
 		AdminPhone:   cfg.AdminPhone(),
-		Limiter:      auth.NewLimiter(auth.DefaultMaxFailures, auth.DefaultWindow),
-		Account:      auth.NewLimiter(web.AccountFailures, web.AccountWindow),
+		Limiter:      web.NewStoreLimiter(db, "ip:", auth.DefaultMaxFailures, auth.DefaultWindow),
+		Account:      web.NewStoreLimiter(db, "account:", web.AccountFailures, web.AccountWindow),
 		CustomerName: cfg.CustomerName,
 	}
 	if cfg.LoginEnabled() {

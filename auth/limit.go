@@ -20,6 +20,8 @@ const (
 //
 // It is per process: each replica counts on its own, so with n replicas
 // behind a load balancer a client may get up to n×max tries per window.
+// The server counts in the store instead (web.StoreLimiter), with a
+// Limiter as its fallback while the store fails.
 // It counts only failures, so concurrent requests from one key that all
 // pass Allowed before any calls Fail can overshoot max by their number.
 //

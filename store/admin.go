@@ -195,6 +195,21 @@ type Admin interface {
 	// in seq order (Event.AppointmentID says whose), for exports; limit
 	// defaults to 100, at most 1000.
 	HistorySince(ctx context.Context, afterSeq int64, limit int) ([]HistoryEntry, error)
+
+	// Failed sign-ins, counted per key for every process on the store
+	// (the sign-in throttle, see web.StoreLimiter). A key names what is
+	// counted ("ip:<address>", "account:admin"); it never holds a
+	// password or code.
+	//
+	// AddSignInFailure records a failure of key at at, kept until expires
+	// (at plus the counting window), and deletes the failures of every
+	// key that expired at at or before, so only live windows are stored.
+	AddSignInFailure(ctx context.Context, key string, at, expires time.Time) error
+	// SignInFailures lists the times of key's failures after since
+	// (exclusive), newest first, at most limit (1 to MaxPageSize).
+	SignInFailures(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error)
+	// ResetSignInFailures forgets key's failures (after a sign-in).
+	ResetSignInFailures(ctx context.Context, key string) error
 }
 
 // Link chains e after the log's last entry (seq lastSeq, hash last; 0 and

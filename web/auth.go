@@ -57,9 +57,9 @@ const pollHeader = "X-Apptbridge-Poll"
 type AuthConfig struct {
 	Password   *auth.PasswordHash
 	Keys       *auth.Keys
-	AdminPhone string        // E.164; where codes are texted
-	Limiter    *auth.Limiter // failures per client IP (10 per 15 minutes)
-	Account    *auth.Limiter // failures of the account from anywhere (AccountFailures per AccountWindow)
+	AdminPhone string         // E.164; where codes are texted
+	Limiter    FailureCounter // failures per client IP (10 per 15 minutes)
+	Account    FailureCounter // failures of the account from anywhere (AccountFailures per AccountWindow); nil for none
 	// CustomerName is shown on the sign-in page.
 	CustomerName string
 }
@@ -114,10 +114,16 @@ func clientIP(r *http.Request) string {
 // notThrottled answers 429 when the client, or the account from
 // anywhere, failed too often; false then.
 func (a *API) notThrottled(w http.ResponseWriter, r *http.Request) bool {
-	c, now := a.cfg.Auth, a.cfg.Now()
-	ok, after := c.Limiter.Allowed(clientIP(r), now)
+	c, now, ip := a.cfg.Auth, a.cfg.Now(), clientIP(r)
+	ok, after, err := c.Limiter.Allowed(r.Context(), ip, now)
+	if err != nil {
+		a.log.Warn("sign-in limit: counts unavailable, this process's own used", zap.String("ip", ip), zap.Error(err))
+	}
 	if ok && c.Account != nil {
-		ok, after = c.Account.Allowed(accountKey, now)
+		ok, after, err = c.Account.Allowed(r.Context(), accountKey, now)
+		if err != nil {
+			a.log.Warn("sign-in limit: account counts unavailable, this process's own used", zap.Error(err))
+		}
 	}
 	if ok {
 		return true
@@ -128,11 +134,38 @@ func (a *API) notThrottled(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// limitTimeout bounds the writes of the failure counts.
+const limitTimeout = 10 * time.Second
+
 // failed counts a failed sign-in step against the client and the account.
-func (c *AuthConfig) failed(ip string, now time.Time) {
-	c.Limiter.Fail(ip, now)
+// The count is written even when the client hangs up: a guess must not
+// go uncounted because its request was cancelled.
+func (a *API) failed(r *http.Request, ip string, now time.Time) {
+	c := a.cfg.Auth
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), limitTimeout)
+	defer cancel()
+	if err := c.Limiter.Fail(ctx, ip, now); err != nil {
+		a.log.Error("sign-in limit: count failure", zap.String("ip", ip), zap.Error(err))
+	}
 	if c.Account != nil {
-		c.Account.Fail(accountKey, now)
+		if err := c.Account.Fail(ctx, accountKey, now); err != nil {
+			a.log.Error("sign-in limit: count account failure", zap.Error(err))
+		}
+	}
+}
+
+// signedIn forgets the client's and the account's failures.
+func (a *API) signedIn(r *http.Request, ip string) {
+	c := a.cfg.Auth
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), limitTimeout)
+	defer cancel()
+	if err := c.Limiter.Reset(ctx, ip); err != nil {
+		a.log.Error("sign-in limit: reset", zap.String("ip", ip), zap.Error(err))
+	}
+	if c.Account != nil {
+		if err := c.Account.Reset(ctx, accountKey); err != nil {
+			a.log.Error("sign-in limit: reset account", zap.Error(err))
+		}
 	}
 }
 
@@ -172,7 +205,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	c, now, ip := a.cfg.Auth, a.cfg.Now(), clientIP(r)
 	if in.Password == "" || !c.Password.Verify(in.Password) {
-		c.failed(ip, now)
+		a.failed(r, ip, now)
 		a.audit(r.Context(), r, "ip:"+ip, "login.failed", "", "wrong password")
 		writeError(w, http.StatusUnauthorized, "unauthorized", "wrong password", nil)
 		return
@@ -222,7 +255,7 @@ func (a *API) mfa(w http.ResponseWriter, r *http.Request) {
 	c, now, ip := a.cfg.Auth, a.cfg.Now(), clientIP(r)
 	claims, err := c.Keys.Verify(in.Token, auth.AudienceMFA, now)
 	if err != nil {
-		c.failed(ip, now)
+		a.failed(r, ip, now)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "invalid or expired sign-in token; sign in again", nil)
 		return
 	}
@@ -236,19 +269,19 @@ func (a *API) mfa(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrCodeWrong):
-		c.failed(ip, now)
+		a.failed(r, ip, now)
 		a.audit(r.Context(), r, "ip:"+ip, "mfa.failed", "", "wrong code")
 		var b wrongCodeBody
 		b.Error.Code, b.Error.Message, b.Error.TriesLeft = "wrong_code", "wrong code", left
 		writeJSON(w, http.StatusUnauthorized, b)
 		return
 	case errors.Is(err, store.ErrCodeLocked):
-		c.failed(ip, now)
+		a.failed(r, ip, now)
 		a.audit(r.Context(), r, "ip:"+ip, "mfa.failed", "", "locked")
 		writeError(w, http.StatusUnauthorized, "locked", "too many wrong codes; sign in again", nil)
 		return
 	case errors.Is(err, store.ErrCodeExpired):
-		c.failed(ip, now)
+		a.failed(r, ip, now)
 		a.audit(r.Context(), r, "ip:"+ip, "mfa.failed", "", "expired or used")
 		writeError(w, http.StatusUnauthorized, "expired", "the code expired or was used; sign in again", nil)
 		return
@@ -271,10 +304,7 @@ func (a *API) mfa(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "app token", err)
 		return
 	}
-	c.Limiter.Reset(ip)
-	if c.Account != nil {
-		c.Account.Reset(accountKey)
-	}
+	a.signedIn(r, ip)
 	a.audit(r.Context(), r, "admin:"+sess.ID, "mfa", "", "signed in")
 	writeJSON(w, http.StatusOK, map[string]any{"token": token, "expires_in": int(AppTokenTTL / time.Second)})
 }

@@ -480,11 +480,27 @@ func TestLoginCodeTries(t *testing.T) {
 	}
 }
 
+// bothLimits runs test with the failure counts in memory and in the
+// store (as the app counts them): the limits behave alike.
+func bothLimits(t *testing.T, test func(t *testing.T, storeLimits bool)) {
+	t.Parallel()
+	for _, mode := range []struct {
+		name  string
+		store bool
+	}{{"memory", false}, {"store", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, mode.store)
+		})
+	}
+}
+
 // TestLoginThrottle: 10 failures per IP per 15 minutes (sliding); a
 // sign-in resets the count.
-func TestLoginThrottle(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, options{auth: true})
+func TestLoginThrottle(t *testing.T) { bothLimits(t, testLoginThrottle) }
+
+func testLoginThrottle(t *testing.T, storeLimits bool) {
+	h := newHarness(t, options{auth: true, storeLimits: storeLimits})
 
 	for i := range 10 {
 		want(t, fmt.Sprintf("wrong password %d", i+1), h.login("wrong-"+strconv.Itoa(i)), http.StatusUnauthorized, bodyWrongPassword)
@@ -565,9 +581,11 @@ func (h *harness) loginFrom(c *http.Client, password string) response {
 }
 
 // TestLoginAccountLimit: the account-wide limit holds whatever the IP.
-func TestLoginAccountLimit(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, options{auth: true, ipLimit: auth.NewLimiter(10, 15*time.Minute), account: auth.NewLimiter(3, time.Hour)})
+func TestLoginAccountLimit(t *testing.T) { bothLimits(t, testLoginAccountLimit) }
+
+func testLoginAccountLimit(t *testing.T, storeLimits bool) {
+	h := newHarness(t, options{auth: true, ipLimit: limit{10, 15 * time.Minute}, account: limit{3, time.Hour},
+		storeLimits: storeLimits})
 	for i := range 3 {
 		want(t, fmt.Sprintf("wrong password %d", i+1), h.login("wrong"), http.StatusUnauthorized, bodyWrongPassword)
 	}
@@ -589,9 +607,11 @@ func TestLoginAccountLimit(t *testing.T) {
 
 // TestLoginLimitsAcrossIPs: per-IP counts are separate; the account's
 // adds them up (connections from other loopback addresses).
-func TestLoginLimitsAcrossIPs(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, options{auth: true, ipLimit: auth.NewLimiter(2, 15*time.Minute), account: auth.NewLimiter(5, time.Hour)})
+func TestLoginLimitsAcrossIPs(t *testing.T) { bothLimits(t, testLoginLimitsAcrossIPs) }
+
+func testLoginLimitsAcrossIPs(t *testing.T, storeLimits bool) {
+	h := newHarness(t, options{auth: true, ipLimit: limit{2, 15 * time.Minute}, account: limit{5, time.Hour},
+		storeLimits: storeLimits})
 	c2, c3, c4 := clientFrom(t, h, "127.0.0.2"), clientFrom(t, h, "127.0.0.3"), clientFrom(t, h, "127.0.0.4")
 	if c2 == nil || c3 == nil || c4 == nil {
 		t.Skip("cannot connect from 127.0.0.2-4 here")
@@ -617,4 +637,46 @@ func TestLoginLimitsAcrossIPs(t *testing.T) {
 	if !reflect.DeepEqual(actors, wantActors) {
 		t.Errorf("audit actors %v, want %v", actors, wantActors)
 	}
+}
+
+// TestLoginThrottleSharedProcesses: two processes on one store (as
+// behind a load balancer) count an IP's failures together: 5 on each and
+// the 11th attempt is refused on either; a sign-in on one resets the IP
+// for both; a process started later (a restart) knows the failures.
+func TestLoginThrottleSharedProcesses(t *testing.T) {
+	t.Parallel()
+	a := newHarness(t, options{auth: true, storeLimits: true})
+	b := a.sibling(t, "")
+	for i := range 10 {
+		h := a
+		if i >= 5 {
+			h = b
+		}
+		want(t, fmt.Sprintf("wrong password %d", i+1), h.login("wrong"), http.StatusUnauthorized, bodyWrongPassword)
+		a.clock.Add(time.Minute)
+	}
+	for name, h := range map[string]*harness{"a": a, "b": b, "restarted": a.sibling(t, "")} {
+		r := h.login(adminPassword)
+		want(t, "11th attempt on "+name, r, http.StatusTooManyRequests, bodyThrottled, adminPassword)
+		if ra := r.header.Get("Retry-After"); ra != "300" {
+			t.Errorf("11th attempt on %s: Retry-After %q, want 300", name, ra)
+		}
+	}
+
+	// In memory, each process would have allowed its own 10.
+	m := newHarness(t, options{auth: true})
+	ms := m.sibling(t, "")
+	for range 5 {
+		want(t, "wrong password (memory)", m.login("wrong"), http.StatusUnauthorized, bodyWrongPassword)
+		want(t, "wrong password (memory sibling)", ms.login("wrong"), http.StatusUnauthorized, bodyWrongPassword)
+	}
+	want(t, "11th attempt (memory)", m.login("wrong"), http.StatusUnauthorized, bodyWrongPassword)
+
+	// A sign-in on b resets the IP on a too.
+	a.clock.Add(5 * time.Minute) // the first failure aged out
+	b.signIn()
+	for i := range 9 {
+		want(t, fmt.Sprintf("wrong password %d after sign-in", i+1), a.login("wrong"), http.StatusUnauthorized, bodyWrongPassword)
+	}
+	want(t, "10th attempt after sign-in", b.login(adminPassword), http.StatusOK, "")
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -125,16 +126,25 @@ type options struct {
 	auth bool
 	salt string
 	// ipLimit and account override the per-IP and account-wide failure
-	// limiters (default: 10 per 15 minutes, web.AccountFailures per
+	// limits (default: 10 per 15 minutes, web.AccountFailures per
 	// web.AccountWindow).
-	ipLimit *auth.Limiter
-	account *auth.Limiter
+	ipLimit limit
+	account limit
+	// storeLimits counts failures in the store (web.StoreLimiter, as the
+	// app does), shared with siblings; else in each API's memory.
+	storeLimits bool
 	// simulate wires web.Config.Simulate to the real ingest path, in
 	// process (h.ingest).
 	simulate bool
 	// reminders plans reminders (REMINDER_FIRST_TIMING 4800, SECOND 2400,
 	// window 0800–2100) in the store, as the app does.
 	reminders bool
+}
+
+// limit is a failure limit: max failures per window.
+type limit struct {
+	max    int
+	window time.Duration
 }
 
 type harness struct {
@@ -286,15 +296,16 @@ func (h *harness) authConfig(t testing.TB, salt string) *web.AuthConfig {
 		Password:   pw,
 		Keys:       h.keys,
 		AdminPhone: adminPhone,
-		Limiter:    h.opts.ipLimit,
-		Account:    h.opts.account,
 	}
-	if c.Limiter == nil {
-		c.Limiter = auth.NewLimiter(10, 15*time.Minute)
+	counter := func(prefix string, l, def limit) web.FailureCounter {
+		l = cmp.Or(l, def)
+		if h.opts.storeLimits {
+			return web.NewStoreLimiter(h.st, prefix, l.max, l.window)
+		}
+		return web.Local(auth.NewLimiter(l.max, l.window))
 	}
-	if c.Account == nil {
-		c.Account = auth.NewLimiter(web.AccountFailures, web.AccountWindow)
-	}
+	c.Limiter = counter("ip:", h.opts.ipLimit, limit{10, 15 * time.Minute})
+	c.Account = counter("account:", h.opts.account, limit{web.AccountFailures, web.AccountWindow})
 	return c
 }
 

@@ -64,7 +64,7 @@ func TestTokenAttacks(t *testing.T) {
 	t.Parallel()
 	// Every refused MFA answer below counts as a failure: limits high
 	// enough not to get in the way.
-	h := newHarness(t, options{auth: true, ipLimit: auth.NewLimiter(1000, time.Hour), account: auth.NewLimiter(1000, time.Hour)})
+	h := newHarness(t, options{auth: true, ipLimit: limit{1000, time.Hour}, account: limit{1000, time.Hour}})
 	mfaTok, code := h.startLogin()
 	app := h.tokenOf("mfa", h.mfa(mfaTok, code))
 	sid := claimsOf(t, app)["sid"].(string)

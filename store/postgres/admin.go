@@ -10,6 +10,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -401,4 +402,50 @@ func (db *DB) HistorySince(ctx context.Context, afterSeq int64, limit int) ([]st
 		return nil, fmt.Errorf("postgres: history since %d: %w", afterSeq, err)
 	}
 	return out, nil
+}
+
+// AddSignInFailure implements store.Admin: the insert and the pruning of
+// expired failures are one transaction.
+func (db *DB) AddSignInFailure(ctx context.Context, key string, at, expires time.Time) error {
+	if db.closed.Load() {
+		return opErr("add sign-in failure", store.ErrClosed)
+	}
+	if key == "" || at.IsZero() || !expires.After(at) {
+		return opErr("add sign-in failure", invalid("key, time and a later expiry required"))
+	}
+	return opErr("add sign-in failure", db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		if _, err := ptx.Exec(ctx, sqlrow.PruneSignInFailures, micros(at)); err != nil {
+			return err
+		}
+		_, err := ptx.Exec(ctx, sqlrow.InsertSignInFailure, key, micros(at), micros(expires))
+		return err
+	}))
+}
+
+// SignInFailures implements store.Admin.
+func (db *DB) SignInFailures(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error) {
+	if db.closed.Load() {
+		return nil, opErr("sign-in failures", store.ErrClosed)
+	}
+	if key == "" || limit <= 0 || limit > store.MaxPageSize {
+		return nil, opErr("sign-in failures", invalid("key and a limit of 1 to 1000 required"))
+	}
+	out, err := queryAll(ctx, db.pool, func(row []driver.Value) (time.Time, error) {
+		return sqlrow.FromMicros(sqlrow.Int(row[0])), nil
+	}, sqlrow.SignInFailures, key, micros(since), int64(limit))
+	if err != nil {
+		return nil, opErr("sign-in failures", err)
+	}
+	return out, nil
+}
+
+// ResetSignInFailures implements store.Admin.
+func (db *DB) ResetSignInFailures(ctx context.Context, key string) error {
+	if db.closed.Load() {
+		return opErr("reset sign-in failures", store.ErrClosed)
+	}
+	return opErr("reset sign-in failures", db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		_, err := ptx.Exec(ctx, sqlrow.ResetSignInFailures, key)
+		return err
+	}))
 }

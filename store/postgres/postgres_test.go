@@ -96,6 +96,15 @@ func TestArchiveContract(t *testing.T) {
 	})
 }
 
+// TestSharedContract runs the two-process contract on two stores (two
+// pools) on one schema.
+func TestSharedContract(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		dsn := testSchema(t)
+		return openURL(t, dsn, Options{}), openURL(t, dsn, Options{})
+	})
+}
+
 func TestMigrateIdempotent(t *testing.T) {
 	dsn := testSchema(t)
 	// Concurrent starts: the advisory lock lets one migrate, the others

@@ -225,6 +225,16 @@ var migrations = []string{
 	// state object, as in the SQLite schema.
 	`ALTER TABLE archive_jobs ADD COLUMN from_patient_id TEXT NOT NULL DEFAULT '';
 	UPDATE archive_jobs SET from_patient_id = COALESCE(state::json ->> 'patient_id', '') WHERE state <> '';`,
+
+	// 8 (version 4 here): failed sign-ins, as in the SQLite schema.
+	`CREATE TABLE signin_failures (
+		id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		subject    TEXT COLLATE "C" NOT NULL,
+		at         BIGINT  NOT NULL,
+		expires_at BIGINT  NOT NULL
+	);
+	CREATE INDEX signin_failures_subject ON signin_failures (subject, at);
+	CREATE INDEX signin_failures_expires ON signin_failures (expires_at);`,
 }
 
 // Advisory lock namespaces (the first key of pg_advisory_xact_lock(int,

@@ -436,3 +436,59 @@ func (db *DB) HistorySince(ctx context.Context, afterSeq int64, limit int) ([]st
 	}
 	return out, nil
 }
+
+// AddSignInFailure implements store.Admin: the insert and the pruning of
+// expired failures are one write transaction.
+func (db *DB) AddSignInFailure(ctx context.Context, key string, at, expires time.Time) error {
+	if db.closed.Load() {
+		return fmt.Errorf("sqlite: add sign-in failure: %w", store.ErrClosed)
+	}
+	if key == "" || at.IsZero() || !expires.After(at) {
+		return fmt.Errorf("sqlite: add sign-in failure: %w", invalid("key, time and a later expiry required"))
+	}
+	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
+		if _, err := w.b.exec(ctx, sqlrow.PruneSignInFailures, micros(at)); err != nil {
+			return err
+		}
+		_, err := w.b.exec(ctx, sqlrow.InsertSignInFailure, key, micros(at), micros(expires))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: add sign-in failure: %w", err)
+	}
+	return nil
+}
+
+// SignInFailures implements store.Admin.
+func (db *DB) SignInFailures(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error) {
+	if db.closed.Load() {
+		return nil, fmt.Errorf("sqlite: sign-in failures: %w", store.ErrClosed)
+	}
+	if key == "" || limit <= 0 || limit > store.MaxPageSize {
+		return nil, fmt.Errorf("sqlite: sign-in failures: %w", invalid("key and a limit of 1 to 1000 required"))
+	}
+	var out []time.Time
+	err := db.readRows(ctx, sqlrow.SignInFailures, []any{key, micros(since), int64(limit)}, 1, func(row []driver.Value) error {
+		out = append(out, sqlrow.FromMicros(sqlrow.Int(row[0])))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: sign-in failures: %w", err)
+	}
+	return out, nil
+}
+
+// ResetSignInFailures implements store.Admin.
+func (db *DB) ResetSignInFailures(ctx context.Context, key string) error {
+	if db.closed.Load() {
+		return fmt.Errorf("sqlite: reset sign-in failures: %w", store.ErrClosed)
+	}
+	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
+		_, err := w.b.exec(ctx, sqlrow.ResetSignInFailures, key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: reset sign-in failures: %w", err)
+	}
+	return nil
+}

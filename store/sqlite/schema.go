@@ -276,6 +276,19 @@ var migrations = []string{
 	// archiver deleted before.
 	`ALTER TABLE archive_jobs ADD COLUMN from_patient_id TEXT NOT NULL DEFAULT '';
 	UPDATE archive_jobs SET from_patient_id = COALESCE(json_extract(state, '$.patient_id'), '') WHERE state <> '';`,
+
+	// 8: failed sign-ins (store.Admin's sign-in failure counts), one row
+	// per failure, shared by every process on the store. subject is the
+	// counted key ("ip:<address>", "account:admin"); a row is deleted
+	// once expires_at (its time plus the counting window) has passed.
+	`CREATE TABLE signin_failures (
+		id         INTEGER PRIMARY KEY,
+		subject    TEXT    NOT NULL,
+		at         BIGINT  NOT NULL,
+		expires_at BIGINT  NOT NULL
+	);
+	CREATE INDEX signin_failures_subject ON signin_failures (subject, at);
+	CREATE INDEX signin_failures_expires ON signin_failures (expires_at);`,
 }
 
 // migrate brings the database to the latest schema version. It is idempotent and safe

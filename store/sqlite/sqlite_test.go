@@ -27,6 +27,28 @@ func TestArchiveContract(t *testing.T) {
 	})
 }
 
+// TestSharedContract runs the two-process contract on two stores opened
+// on one file.
+func TestSharedContract(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "apptbridge.db")
+		var dbs [2]store.Store
+		for i := range dbs {
+			db, err := Open(context.Background(), path, Options{})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() {
+				if err := db.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			dbs[i] = db
+		}
+		return dbs[0], dbs[1]
+	})
+}
+
 // TestContractNoCache runs the contract with the writer's cache off, so
 // that every state comes from the database.
 func TestContractNoCache(t *testing.T) {

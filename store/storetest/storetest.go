@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AdminStats", testAdminStats},
 		{"AdminInboundOf", testAdminInboundOf},
 		{"AdminHistorySince", testAdminHistorySince},
+		{"AdminSignInFailures", testAdminSignInFailures},
 		{"AdminClosed", testAdminClosed},
 	}
 	for _, tc := range tests {

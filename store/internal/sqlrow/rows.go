@@ -349,3 +349,12 @@ func AppointmentsQuery(f store.Filter) (string, []any) {
 	w.Add("appointment_id > ?", f.After)
 	return w.Query("SELECT state FROM appointments", "appointment_id", f.Limit)
 }
+
+// The sign-in failure counts (store.Admin's AddSignInFailure,
+// SignInFailures, ResetSignInFailures).
+const (
+	InsertSignInFailure = `INSERT INTO signin_failures (subject, at, expires_at) VALUES ($1, $2, $3)`
+	PruneSignInFailures = `DELETE FROM signin_failures WHERE expires_at <= $1`
+	SignInFailures      = `SELECT at FROM signin_failures WHERE subject = $1 AND at > $2 ORDER BY at DESC LIMIT $3`
+	ResetSignInFailures = `DELETE FROM signin_failures WHERE subject = $1`
+)
