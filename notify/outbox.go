@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/internal/runloop"
 	"github.com/apptbridge/apptbridge/notify/twilio"
 	"github.com/apptbridge/apptbridge/store"
 )
@@ -78,13 +79,13 @@ type Worker struct {
 	OptOut func(ctx context.Context, tx store.Tx, phone string, now time.Time) error
 
 	once    sync.Once
-	kick    chan struct{}
+	wake    *runloop.Wake
 	limiter *limiter
 }
 
 func (w *Worker) init() {
 	w.once.Do(func() {
-		w.kick = make(chan struct{}, 1)
+		w.wake = runloop.NewWake()
 		if w.Now == nil {
 			w.Now = time.Now
 		}
@@ -113,10 +114,7 @@ func (w *Worker) init() {
 // Kick wakes the worker (a text was committed). It never blocks.
 func (w *Worker) Kick() {
 	w.init()
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
+	w.wake.Kick()
 }
 
 // maxSleep is the poll safety net: the worker looks at the outbox at least
@@ -126,36 +124,20 @@ const maxSleep = time.Second
 // Run sends texts until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
 	w.init()
-	for {
-		n, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			w.Logger.Error("outbox: texts", zap.Error(err))
-		}
-		if n > 0 {
-			continue // more may be due
-		}
-		sleep := maxSleep
-		if due, err := w.Store.NextTextDue(ctx); err == nil && !due.IsZero() {
-			if d := due.Sub(w.Now()); d < sleep {
-				sleep = max(d, 0)
-			}
-		}
-		if sleep <= 0 {
-			sleep = 10 * time.Millisecond // a due text someone else leased
-		}
-		t := time.NewTimer(sleep)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-w.kick:
-			t.Stop()
-		case <-t.C:
-		}
+	return runloop.Loop{
+		Step:    w.RunOnce,
+		Sleep:   w.sleep,
+		OnError: func(err error) { w.Logger.Error("outbox: texts", zap.Error(err)) },
+		Wake:    w.wake,
+	}.Run(ctx)
+}
+
+// sleep is the time until the next due text, at most maxSleep.
+func (w *Worker) sleep(ctx context.Context) time.Duration {
+	if due, err := w.Store.NextTextDue(ctx); err == nil && !due.IsZero() {
+		return min(due.Sub(w.Now()), maxSleep)
 	}
+	return maxSleep
 }
 
 // RunOnce claims the texts due now and handles each; it returns how many

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/internal/runloop"
 	"github.com/apptbridge/apptbridge/notify"
 	"github.com/apptbridge/apptbridge/store"
 )
@@ -60,12 +61,12 @@ type Worker struct {
 	OnSent func()
 
 	once sync.Once
-	kick chan struct{}
+	wake *runloop.Wake
 }
 
 func (w *Worker) init() {
 	w.once.Do(func() {
-		w.kick = make(chan struct{}, 1)
+		w.wake = runloop.NewWake()
 		if w.Owner == "" {
 			w.Owner = "reminder-" + apptbridge.NewEventID()
 		}
@@ -94,36 +95,18 @@ func (w *Worker) init() {
 // never blocks.
 func (w *Worker) Kick() {
 	w.init()
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
+	w.wake.Kick()
 }
 
 // Run works until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
 	w.init()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		n, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			w.Logger.Error("reminders", zap.Error(err))
-		}
-		if n > 0 && err == nil {
-			continue
-		}
-		timer.Reset(w.sleep(ctx))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-w.kick:
-		case <-timer.C:
-		}
-	}
+	return runloop.Loop{
+		Step:    w.RunOnce,
+		Sleep:   w.sleep,
+		OnError: func(err error) { w.Logger.Error("reminders", zap.Error(err)) },
+		Wake:    w.wake,
+	}.Run(ctx)
 }
 
 // sleep is the time until the earliest due reminder or expiry, at most

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/apptbridge/apptbridge"
+	"github.com/apptbridge/apptbridge/internal/runloop"
 	"github.com/apptbridge/apptbridge/store"
 )
 
@@ -122,12 +123,12 @@ type Worker struct {
 	Metrics *Metrics
 
 	once sync.Once
-	kick chan struct{}
+	wake *runloop.Wake
 }
 
 func (w *Worker) init() {
 	w.once.Do(func() {
-		w.kick = make(chan struct{}, 1)
+		w.wake = runloop.NewWake()
 		if w.Now == nil {
 			w.Now = time.Now
 		}
@@ -159,10 +160,7 @@ func (w *Worker) init() {
 // calls it). It never blocks.
 func (w *Worker) Kick() {
 	w.init()
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
+	w.wake.Kick()
 }
 
 // defaultPoll is Worker.Poll's default.
@@ -171,31 +169,21 @@ const defaultPoll = time.Second
 // Run archives until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
 	w.init()
-	for {
-		n, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			w.Logger.Warn("archive queue", zap.Error(err))
-		}
-		if n > 0 && err == nil {
-			continue
-		}
-		sleep := w.Poll
-		if due, err := w.Store.NextArchiveDue(ctx); err == nil && !due.IsZero() {
-			sleep = min(max(due.Sub(w.Now()), 10*time.Millisecond), w.Poll)
-		}
-		t := time.NewTimer(sleep)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-w.kick:
-			t.Stop()
-		case <-t.C:
-		}
+	return runloop.Loop{
+		Step:    w.RunOnce,
+		Sleep:   w.sleep,
+		OnError: func(err error) { w.Logger.Warn("archive queue", zap.Error(err)) },
+		Wake:    w.wake,
+	}.Run(ctx)
+}
+
+// sleep is the time until the next due job (a failed one's retry), at
+// most Poll.
+func (w *Worker) sleep(ctx context.Context) time.Duration {
+	if due, err := w.Store.NextArchiveDue(ctx); err == nil && !due.IsZero() {
+		return min(due.Sub(w.Now()), w.Poll)
 	}
+	return w.Poll
 }
 
 // RunOnce claims one batch and writes it; it returns how many jobs it
