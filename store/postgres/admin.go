@@ -354,11 +354,8 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (*store.Stats, error) {
 		q    string
 		args []any
 	}{
-		{"texts sent", &st.TextsSent24h, `SELECT COUNT(*) FROM texts WHERE sent_at > 0 AND sent_at >= $1
-			AND status IN ('accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'read', 'sandbox')`,
-			[]any{dayAgo}},
-		{"texts failed", &st.TextsFailed24h, `SELECT COUNT(*) FROM texts WHERE status IN ('failed', 'undelivered')
-			AND updated_at >= $1`, []any{dayAgo}},
+		{"texts sent", &st.TextsSent24h, sqlrow.StatsTextsSent, []any{dayAgo}},
+		{"texts failed", &st.TextsFailed24h, sqlrow.StatsTextsFailed, []any{dayAgo}},
 		{"dead requests", &st.RequestsDead, `SELECT COUNT(*) FROM requests WHERE status = 'dead'`, nil},
 		{"reminders planned", &st.RemindersPlanned, `SELECT COUNT(*) FROM reminders WHERE status = 'planned'`, nil},
 		{"reminders sent", &st.RemindersSent24h, `SELECT COUNT(*) FROM reminders WHERE status = 'sent'

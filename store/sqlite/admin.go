@@ -330,10 +330,9 @@ func (db *DB) Audit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEnt
 // uses a partial index only when the query implies its condition.
 const (
 	sqlStatsInbound = `SELECT COUNT(*), SUM(ack_code NOT IN ('AA', 'CA')) FROM inbound WHERE received_at >= $1`
-	sqlStatsSent    = `SELECT COUNT(*) FROM texts WHERE sent_at > 0 AND sent_at >= $1
-		AND status IN ('accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'read', 'sandbox')`
-	sqlStatsFailed = `SELECT COUNT(*) FROM texts WHERE status IN ('failed', 'undelivered') AND updated_at >= $1`
-	sqlStatsDone   = `SELECT status, COUNT(*) FROM reminders WHERE status IN ('sent', 'skipped')
+	sqlStatsSent    = sqlrow.StatsTextsSent
+	sqlStatsFailed  = sqlrow.StatsTextsFailed
+	sqlStatsDone    = `SELECT status, COUNT(*) FROM reminders WHERE status IN ('sent', 'skipped')
 		AND updated_at >= $1 GROUP BY status`
 )
 

@@ -173,3 +173,16 @@ func AppendTo[T any](out *[]T, decode func([]driver.Value) (T, error)) func([]dr
 		return nil
 	}
 }
+
+// The dashboard's text counts (store.Stats) over the 24 hours since $1:
+// texts to patients that Twilio (or the sandbox) accepted, and those that
+// failed. The administrator's sign-in codes are not patient traffic and
+// are left out. Each query is served by a partial index (texts_sent_at,
+// texts_failed).
+const (
+	StatsTextsSent = `SELECT COUNT(*) FROM texts WHERE sent_at > 0 AND sent_at >= $1
+		AND status IN ('accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'read', 'sandbox')
+		AND kind <> 'login-code'`
+	StatsTextsFailed = `SELECT COUNT(*) FROM texts WHERE status IN ('failed', 'undelivered') AND updated_at >= $1
+		AND kind <> 'login-code'`
+)
