@@ -4,7 +4,10 @@
 //
 // Every write is one READ COMMITTED transaction (db.write) that commits
 // before the call returns; PostgreSQL's own group commit shares fsyncs
-// between concurrent commits. Cross-process rules:
+// between concurrent commits. Ingest pipelines its statements (pgx
+// batches): BEGIN with the inbound insert, the appointment's row lock and
+// the opt-out lookup, then the writes, then COMMIT; the pool defaults to
+// DefaultMaxConns connections. Cross-process rules:
 //
 //   - duplicate keys are the inbound table's primary key: the insert is
 //     the check (ON CONFLICT DO NOTHING), and a loser reads the winner's
