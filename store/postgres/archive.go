@@ -14,16 +14,15 @@ import (
 	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
-// enqueueArchive writes the archive job of ev (its history row was just
-// written; see store.ArchiveTransition).
-func (w wtx) enqueueArchive(ctx context.Context, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) error {
+// queueArchive queues the archive job of ev (its history row is queued
+// before it; see store.ArchiveTransition).
+func queueArchive(b *pgx.Batch, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) error {
 	args, err := sqlrow.ArchiveJobArgs(cur, ev, o, micros(now))
 	if err != nil {
 		return err
 	}
-	if _, err := w.exec(ctx, sqlrow.InsertArchiveJob, args...); err != nil {
-		return fmt.Errorf("archive job of event %s: %w", ev.EventID, err)
-	}
+	onExec(b.Queue(sqlrow.InsertArchiveJob, args...), nil,
+		func(err error) error { return fmt.Errorf("archive job of event %s: %w", ev.EventID, err) })
 	return nil
 }
 

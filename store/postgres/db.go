@@ -4,7 +4,10 @@
 //
 // Every write is one READ COMMITTED transaction (db.write) that commits
 // before the call returns; PostgreSQL's own group commit shares fsyncs
-// between concurrent commits. Cross-process rules:
+// between concurrent commits. Ingest pipelines its statements (pgx
+// batches): BEGIN with the inbound insert, the appointment's row lock and
+// the opt-out lookup, then the writes, then COMMIT; the pool defaults to
+// DefaultMaxConns connections. Cross-process rules:
 //
 //   - duplicate keys are the inbound table's primary key: the insert is
 //     the check (ON CONFLICT DO NOTHING), and a loser reads the winner's
@@ -49,6 +52,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +68,16 @@ import (
 // a serialization failure, a deadlock or a lost race for a new row.
 const DefaultMaxRetries = 20
 
+// DefaultMaxConns is the pool size when neither Options.MaxConns nor the
+// URL's pool_max_conns sets one. pgxpool's own default, max(4, NumCPU),
+// caps the transactions in flight below the MLLP connections a server
+// usually has (one message in flight each), and COMMITs then share few
+// WAL flushes: 16 connections doubled Ingest from 16 goroutines on 2 CPUs
+// (BenchmarkIngest16). Mind PostgreSQL's max_connections (100 by
+// default, some reserved): N processes hold up to N×16 connections (3 ×
+// 16 = 48), so set pool_max_conns lower for larger fleets.
+const DefaultMaxConns = 16
+
 // Options configure a DB. The zero value is usable.
 type Options struct {
 	// Now is the clock used for ApplyContext.Now, RecordedAt and a zero
@@ -77,8 +91,8 @@ type Options struct {
 	// (PostgreSQL commits each request on its own) and the time from
 	// BEGIN to the end of COMMIT. It must not block.
 	OnCommit func(batchSize int, d time.Duration)
-	// MaxConns caps the connection pool; 0 keeps pgxpool's default (or
-	// the URL's pool_max_conns).
+	// MaxConns caps the connection pool; 0 takes the URL's
+	// pool_max_conns, else DefaultMaxConns.
 	MaxConns int32
 	// MaxRetries caps the re-runs of a write transaction; default
 	// DefaultMaxRetries.
@@ -117,8 +131,11 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		// The parse error may quote the URL, password included.
 		return nil, errors.New("postgres: open: invalid database URL")
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -190,6 +207,14 @@ func retryable(err error) bool {
 // means committed. fn runs again on a serialization failure, a deadlock or
 // errRetry: it must start from scratch each time.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return db.writeBatch(ctx, nil, fn)
+}
+
+// writeBatch is write whose transaction starts with the statements first
+// queues (with their result callbacks), sent with the BEGIN in one round
+// trip; fn runs after their callbacks. first, when not nil, runs again
+// on every attempt, as fn does.
+func (db *DB) writeBatch(ctx context.Context, first func(b *pgx.Batch), fn func(ctx context.Context, tx pgx.Tx) error) error {
 	if db.closed.Load() {
 		return store.ErrClosed
 	}
@@ -197,7 +222,7 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx)
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		err := db.writeOnce(ctx, fn)
+		err := db.writeOnce(ctx, first, fn)
 		if err == nil || !retryable(err) || attempt >= db.retries {
 			return err
 		}
@@ -207,13 +232,27 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx)
 	}
 }
 
-func (db *DB) writeOnce(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
+func (db *DB) writeOnce(ctx context.Context, first func(b *pgx.Batch), fn func(ctx context.Context, tx pgx.Tx) error) error {
 	start := time.Now()
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	c, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
+	// Release destroys a connection left inside a transaction (an error
+	// before the COMMIT or ROLLBACK got through).
+	defer c.Release()
 	wctx := context.WithoutCancel(ctx)
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if first != nil {
+		first(b)
+	}
+	br := c.SendBatch(wctx, b)
+	tx := br.Tx()
+	if err := br.Close(); err != nil {
+		tx.Rollback(wctx)
+		return err
+	}
 	if err := fn(wctx, tx); err != nil {
 		tx.Rollback(wctx)
 		return err

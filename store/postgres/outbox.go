@@ -18,36 +18,39 @@ import (
 // outbox rows an event causes are written by wtx.apply, in the
 // transaction of the event.
 
-// enqueue writes the outbox rows an applied event calls for (built by
-// store.NewOutboxText and store.NewRequest): the text to the patient and
-// the request to the EHR.
-func (w wtx) enqueue(ctx context.Context, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) (*store.Text, *store.Request, error) {
+// queueEnqueue queues the outbox rows an applied event calls for (built
+// by store.NewOutboxText and store.NewRequest): the text to the patient,
+// as kind (what supersede returned), and the request to the EHR. state,
+// when not nil, is o.Appointment's JSON (the snapshot).
+func (w wtx) queueEnqueue(b *pgx.Batch, ev *apptbridge.Event, o apptbridge.Outcome, kind apptbridge.TextKind, state []byte, now time.Time) (*store.Text, *store.Request, error) {
 	if !store.Enqueues(o) {
 		return nil, nil, nil
 	}
-	snapshot, err := json.Marshal(o.Appointment)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode snapshot %s: %w", ev.AppointmentID, err)
+	snapshot := state
+	if snapshot == nil {
+		var err error
+		if snapshot, err = json.Marshal(o.Appointment); err != nil {
+			return nil, nil, fmt.Errorf("encode snapshot %s: %w", ev.AppointmentID, err)
+		}
 	}
 	var (
 		t *store.Text
 		r *store.Request
 	)
+	id := ev.AppointmentID
 	if o.Text != apptbridge.TextNone {
-		kind, err := w.supersede(ctx, ev.AppointmentID, o.Text, now)
-		if err != nil {
-			return nil, nil, err
-		}
 		t = store.NewOutboxText(ev, o.Appointment, kind, snapshot, now)
-		if _, err := w.exec(ctx, sqlrow.InsertText, sqlrow.TextArgs(t)...); err != nil {
-			return nil, nil, fmt.Errorf("insert text for %s: %w", ev.AppointmentID, err)
-		}
+		onExec(b.Queue(sqlrow.InsertText, sqlrow.TextArgs(t)...), nil,
+			func(err error) error { return fmt.Errorf("insert text for %s: %w", id, err) })
 	}
 	if o.Request != "" {
 		r = store.NewRequest(ev, o.Request, snapshot, now)
-		if r.Seq, err = w.insertRequest(ctx, r); err != nil {
-			return nil, nil, fmt.Errorf("insert request for %s: %w", ev.AppointmentID, err)
-		}
+		b.Queue(sqlrow.InsertRequest+` RETURNING seq`, sqlrow.RequestArgs(r)...).QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&r.Seq); err != nil {
+				return fmt.Errorf("insert request for %s: %w", id, err)
+			}
+			return nil
+		})
 	}
 	return t, r, nil
 }

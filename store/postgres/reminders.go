@@ -12,41 +12,37 @@ import (
 	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
-// replan keeps an appointment's reminder plan in step with an applied
-// event (in its transaction, the appointment's row locked): a new
-// appointment, a new time, a new phone or a disposition change other than
-// the ladder's own climb (REMIND) replaces the planned reminders; leaving
-// the ladder cancels them.
-func (w wtx) replan(ctx context.Context, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) error {
+// queueReplan queues what keeps an appointment's reminder plan in step
+// with an applied event (in its transaction, the appointment's row
+// locked): a new appointment, a new time, a new phone or a disposition
+// change other than the ladder's own climb (REMIND) replaces the planned
+// reminders; leaving the ladder cancels them.
+func (w wtx) queueReplan(b *pgx.Batch, cur *apptbridge.Appointment, ev *apptbridge.Event, o apptbridge.Outcome, now time.Time) {
 	if w.db.planner == nil {
-		return nil
+		return
 	}
 	change, reason := store.ReminderPlanChange(cur, ev, o)
 	if change == store.PlanKeep {
-		return nil
+		return
 	}
 	next := o.Appointment
-	if err := w.cancelReminders(ctx, next.AppointmentID, reason, now); err != nil || change == store.PlanCancel {
-		return err
+	id := next.AppointmentID
+	wrap := func(err error) error { return fmt.Errorf("plan reminders of %s: %w", id, err) }
+	onExec(b.Queue(sqlCancelReminders, reason, sqlrow.US(now), id), nil,
+		func(err error) error { return fmt.Errorf("cancel reminders of %s: %w", id, err) })
+	if change == store.PlanCancel {
+		return
 	}
 	for _, r := range w.db.planner(next, now) {
-		if _, err := w.exec(ctx, `INSERT INTO reminders (`+sqlrow.ReminderCols+`)
+		onExec(b.Queue(`INSERT INTO reminders (`+sqlrow.ReminderCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, '', 0, 0, $7, $8)`,
-			next.AppointmentID, int32(r.Ordinal), sqlrow.US(r.StartUTC), sqlrow.US(r.DueAt), r.Status, r.Reason,
-			sqlrow.US(now), sqlrow.US(now)); err != nil {
-			return fmt.Errorf("plan reminders of %s: %w", next.AppointmentID, err)
-		}
+			id, int32(r.Ordinal), sqlrow.US(r.StartUTC), sqlrow.US(r.DueAt), r.Status, r.Reason,
+			sqlrow.US(now), sqlrow.US(now)), nil, wrap)
 	}
-	return nil
 }
 
-func (w wtx) cancelReminders(ctx context.Context, appointmentID, reason string, now time.Time) error {
-	if _, err := w.exec(ctx, `UPDATE reminders SET status = 'canceled', reason = $1, updated_at = $2
-		WHERE appointment_id = $3 AND status = 'planned'`, reason, sqlrow.US(now), appointmentID); err != nil {
-		return fmt.Errorf("cancel reminders of %s: %w", appointmentID, err)
-	}
-	return nil
-}
+const sqlCancelReminders = `UPDATE reminders SET status = 'canceled', reason = $1, updated_at = $2
+		WHERE appointment_id = $3 AND status = 'planned'`
 
 func (t tx) PlannedReminders(ctx context.Context, appointmentID string) ([]*store.Reminder, error) {
 	out, err := queryAll(ctx, t.w.tx, sqlrow.Reminder, `SELECT `+sqlrow.ReminderCols+` FROM reminders

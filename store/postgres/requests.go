@@ -15,12 +15,6 @@ import (
 	"github.com/apptbridge/apptbridge/store/internal/sqlrow"
 )
 
-func (w wtx) insertRequest(ctx context.Context, r *store.Request) (int64, error) {
-	var seq int64
-	err := w.tx.QueryRow(ctx, sqlrow.InsertRequest+` RETURNING seq`, sqlrow.RequestArgs(r)...).Scan(&seq)
-	return seq, err
-}
-
 // NextRequestDue implements store.Outbox.
 func (db *DB) NextRequestDue(ctx context.Context) (time.Time, error) {
 	return db.nextDue(ctx, `SELECT MIN(next_attempt_at) FROM requests WHERE status IN ('pending', 'sending')`)
