@@ -61,15 +61,17 @@ type App struct {
 	archive *s3.Worker
 	mllp    *mllp.Server
 	http    *http.Server
+	// metrics serves /metrics on METRICS_ADDR; nil when it is not set.
+	metrics *http.Server
 	// admin is the admin page's sign-in.
 	admin *web.AuthConfig
 
-	mllpLn, httpLn net.Listener
-	ready          atomic.Bool
-	errc           chan error
-	stop           context.CancelFunc
-	wg             sync.WaitGroup
-	closeOnce      sync.Once
+	mllpLn, httpLn, metricsLn net.Listener
+	ready                     atomic.Bool
+	errc                      chan error
+	stop                      context.CancelFunc
+	wg                        sync.WaitGroup
+	closeOnce                 sync.Once
 }
 
 // New builds an App from cfg: it opens the store and loads the mapping
@@ -183,14 +185,11 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		OnFrameError:   a.frameError,
 		ErrorLog:       zap.NewStdLog(a.log.Named("mllp")),
 	}
-	a.http = &http.Server{
-		Handler:           securityHeaders(a.routes()),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(a.log.Named("http")),
+	a.http = a.httpServer(securityHeaders(a.routes()), "http")
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		a.opsRoutes(mux)
+		a.metrics = a.httpServer(mux, "metrics")
 	}
 	return a, nil
 }
@@ -253,6 +252,22 @@ func (a *App) Start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
+	if a.metrics != nil {
+		ml, err := lc.Listen(ctx, "tcp", a.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			hl.Close()
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		a.metricsLn = ml
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := a.metrics.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.errc <- fmt.Errorf("metrics http: %w", err)
+			}
+		}()
+	}
 	a.mllpLn, a.httpLn = ln, hl
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = cancel
@@ -286,6 +301,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.log.Info("apptbridge ready",
 		zap.String("mllp_addr", ln.Addr().String()),
 		zap.String("http_addr", hl.Addr().String()),
+		zap.String("metrics_addr", a.cfg.MetricsAddr),
 		zap.Bool("mllp_tls", a.mllp.TLSConfig != nil),
 		zap.String("store", a.cfg.StoreKind()),
 		zap.String("store_location", a.cfg.StoreLocation()),
@@ -314,6 +330,15 @@ func (a *App) MLLPAddr() net.Addr { return a.mllpLn.Addr() }
 // HTTPAddr returns the bound HTTP address (after Start).
 func (a *App) HTTPAddr() net.Addr { return a.httpLn.Addr() }
 
+// MetricsAddr returns the bound METRICS_ADDR listener's address; nil when
+// METRICS_ADDR is not set.
+func (a *App) MetricsAddr() net.Addr {
+	if a.metricsLn == nil {
+		return nil
+	}
+	return a.metricsLn.Addr()
+}
+
 // Store returns the app's store.
 func (a *App) Store() store.Store { return a.db }
 
@@ -333,6 +358,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 			}
 			if err := a.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+			if a.metrics != nil {
+				if err := a.metrics.Shutdown(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
+				}
 			}
 			a.stop()
 			a.wg.Wait()
@@ -406,12 +436,44 @@ func (a *App) frameError(err error) {
 	a.m.frameErrors.WithLabelValues(reason).Inc()
 }
 
+// httpServer is an HTTP server with the timeouts every listener of ours
+// has (a slow or stalled client cannot hold a connection open).
+func (a *App) httpServer(h http.Handler, name string) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(a.log.Named(name)),
+	}
+}
+
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	a.pat.register(mux)
 	mux.Handle("GET /{$}", admin.Handler())
 	mux.Handle("GET /assets/", admin.Handler())
+	if a.cfg.MetricsAddr == "" {
+		a.opsRoutes(mux)
+	} else {
+		// The health checks stay on the public listener too: load
+		// balancers probe the address they balance.
+		a.healthRoutes(mux)
+	}
+	return mux
+}
+
+// opsRoutes adds /metrics and the health checks.
+func (a *App) opsRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	a.healthRoutes(mux)
+}
+
+// healthRoutes adds /healthz (the process answers) and /readyz (it is
+// started and its store answers).
+func (a *App) healthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -433,5 +495,4 @@ func (a *App) routes() http.Handler {
 		}
 		w.Write([]byte("ready\n"))
 	})
-	return mux
 }

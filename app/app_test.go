@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -265,5 +266,74 @@ func TestReadmeListsEveryVariable(t *testing.T) {
 	lines := strings.SplitN(string(b), "\n", 6)
 	if !strings.HasPrefix(lines[3], "make run") || !strings.HasPrefix(lines[4], "make test") {
 		t.Errorf("README.md must open with the two set-up commands, got %q", lines[:5])
+	}
+}
+
+// TestMetricsAddr: with METRICS_ADDR, /metrics moves to its own listener
+// (404 on the public one, which must face Twilio), the health checks
+// answer on both, and the listener closes with the app.
+func TestMetricsAddr(t *testing.T) {
+	a, err := New(context.Background(), testConfig(t, map[string]string{"METRICS_ADDR": "127.0.0.1:0"}), Options{Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	get := func(addr net.Addr, path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr.String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if a.MetricsAddr() == nil {
+		t.Fatal("MetricsAddr is nil with METRICS_ADDR set")
+	}
+	if code, body := get(a.MetricsAddr(), "/metrics"); code != 200 || !strings.Contains(body, "apptbridge_build_info") {
+		t.Fatalf("/metrics on METRICS_ADDR: %d", code)
+	}
+	if code, _ := get(a.HTTPAddr(), "/metrics"); code != http.StatusNotFound {
+		t.Fatalf("/metrics on HTTP_ADDR: %d, want 404", code)
+	}
+	for _, addr := range []net.Addr{a.HTTPAddr(), a.MetricsAddr()} {
+		for _, p := range []string{"/healthz", "/readyz"} {
+			if code, _ := get(addr, p); code != 200 {
+				t.Errorf("%s on %s: %d", p, addr, code)
+			}
+		}
+	}
+	if code, _ := get(a.MetricsAddr(), "/v1/appointments"); code != http.StatusNotFound {
+		t.Errorf("/v1 on METRICS_ADDR: %d, want 404 (only the ops routes)", code)
+	}
+	maddr := a.MetricsAddr().String()
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", maddr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("METRICS_ADDR still accepts connections after Shutdown")
+	}
+}
+
+// TestMetricsAddrInUse: a METRICS_ADDR that cannot be bound fails Start
+// with the variable named, and leaves no listener behind.
+func TestMetricsAddrInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	a, err := New(context.Background(), testConfig(t, map[string]string{"METRICS_ADDR": busy.Addr().String()}), Options{Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	err = a.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "METRICS_ADDR") {
+		t.Fatalf("Start = %v, want an error naming METRICS_ADDR", err)
 	}
 }

@@ -29,7 +29,8 @@ var Vars = []Var{
 	{"CUSTOMER_NAME", "", "clinic name shown in texts and the admin page", false},
 	{"CUSTOMER_CODE", "", "short lowercase code (S3 partition `customer=`)", false},
 	{"MLLP_ADDR", ":2575", "MLLP listen address", false},
-	{"HTTP_ADDR", ":8080", "HTTP listen address (the /v1 API, Twilio webhooks, /metrics, /healthz, /readyz)", false},
+	{"HTTP_ADDR", ":8080", "HTTP listen address (the admin page, the /v1 API, Twilio webhooks, /metrics, /healthz, /readyz)", false},
+	{"METRICS_ADDR", "", "a separate listen address for /metrics, /healthz and /readyz (e.g. 127.0.0.1:9090); set, /metrics is no longer served on HTTP_ADDR", false},
 	{"DATA_DIR", "./data", "directory of the embedded SQLite store (unused with DATABASE_URL)", false},
 	{"DATABASE_URL", "", "postgres://USER:PASSWORD@HOST:PORT/DB selects the shared PostgreSQL store (several serve processes may use one database); empty: SQLite in DATA_DIR", false},
 	{"DEFAULT_TIMEZONE", "America/New_York", "IANA zone for HL7 times without an offset", false},
@@ -84,8 +85,11 @@ type Config struct {
 	CustomerName, CustomerCode string
 
 	MLLPAddr, HTTPAddr string
-	DataDir            string
-	DatabaseURL        string
+	// MetricsAddr, when set, serves /metrics (and the health checks) on
+	// a listener of its own, off the public one.
+	MetricsAddr string
+	DataDir     string
+	DatabaseURL string
 
 	DefaultTimezone string
 	DefaultCountry  string
@@ -206,6 +210,7 @@ func Load(getenv func(string) string) (Config, []error) {
 		CustomerCode:              get("CUSTOMER_CODE"),
 		MLLPAddr:                  get("MLLP_ADDR"),
 		HTTPAddr:                  get("HTTP_ADDR"),
+		MetricsAddr:               get("METRICS_ADDR"),
 		DataDir:                   get("DATA_DIR"),
 		DatabaseURL:               get("DATABASE_URL"),
 		DefaultTimezone:           get("DEFAULT_TIMEZONE"),
