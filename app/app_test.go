@@ -54,7 +54,14 @@ func testConfig(t *testing.T, env map[string]string) Config {
 func startApp(t *testing.T, logs io.Writer) *App {
 	t.Helper()
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zapcore.DebugLevel))
-	a, err := New(context.Background(), testConfig(t, nil), Options{Logger: log, Version: "test", Commit: "abc"})
+	return startWith(t, testConfig(t, nil), Options{Logger: log, Version: "test", Commit: "abc"})
+}
+
+// startWith builds and starts an App on cfg; it is shut down when the
+// test ends (Shutdown is idempotent: a test may call it first).
+func startWith(t *testing.T, cfg Config, opts Options) *App {
+	t.Helper()
+	a, err := New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,13 +280,7 @@ func TestReadmeListsEveryVariable(t *testing.T) {
 // (404 on the public one, which must face Twilio), the health checks
 // answer on both, and the listener closes with the app.
 func TestMetricsAddr(t *testing.T) {
-	a, err := New(context.Background(), testConfig(t, map[string]string{"METRICS_ADDR": "127.0.0.1:0"}), Options{Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	a := startWith(t, testConfig(t, map[string]string{"METRICS_ADDR": "127.0.0.1:0"}), Options{Logger: zap.NewNop()})
 	get := func(addr net.Addr, path string) (int, string) {
 		t.Helper()
 		resp, err := http.Get("http://" + addr.String() + path)

@@ -82,16 +82,8 @@ func TestArchiveWakesOnCommit(t *testing.T) {
 		"patient_phone": "(773) 555-0143", "appointment_id": "A200",
 		"appointment_datetime": start.UTC().Format("2006-01-02T15:04:05Z"), "appointment_timezone": "+0000",
 	})
-	req, _ := http.NewRequest("POST", l.base+"/v1/events", bytes.NewReader(ev))
-	req.Header.Set("Authorization", "Bearer "+l.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /v1/events: %d", resp.StatusCode)
+	if code := l.postEvent(t, ev); code != http.StatusAccepted {
+		t.Fatalf("POST /v1/events: %d", code)
 	}
 	inS3("POST /v1/events", "A200", 1)
 

@@ -17,15 +17,7 @@ const limitPassword = "correct horse battery"
 func startSignIn(t *testing.T, env map[string]string) *App {
 	t.Helper()
 	env["APPLICATION_PASSWORD"] = limitPassword
-	a, err := New(context.Background(), testConfig(t, env), Options{Logger: zap.NewNop(), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Shutdown(context.Background()) })
-	return a
+	return startWith(t, testConfig(t, env), Options{Logger: zap.NewNop(), Version: "test"})
 }
 
 // login posts password to a's /auth/login: the status and Retry-After.

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -197,6 +198,20 @@ func (l *loop) send(t *testing.T, msg []byte) string {
 		t.Fatal(err)
 	}
 	return m.Get("MSA-1")
+}
+
+// postEvent posts a JSON event to /v1/events and returns the status.
+func (l *loop) postEvent(t *testing.T, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", l.base+"/v1/events", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+l.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func (l *loop) get(t *testing.T, path string, v any) int {
@@ -428,18 +443,10 @@ func TestEventsCountedBySource(t *testing.T) {
 	}
 	body := `{"event_id":"` + apptbridge.NewEventID() + `","event_type":"BOOKED","patient_id":"P701","appointment_id":"A701",` +
 		`"appointment_datetime_utc":"` + start.UTC().Format(time.RFC3339) + `","patient_phone":"+17735550143"}`
-	req, _ := http.NewRequest("POST", l.base+"/v1/events", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+l.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if code := l.postEvent(t, []byte(body)); code != http.StatusAccepted {
+		t.Fatalf("POST /v1/events: %d", code)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /v1/events: %d", resp.StatusCode)
-	}
-	resp, err = http.Get(l.base + "/metrics")
+	resp, err := http.Get(l.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
