@@ -597,7 +597,10 @@ func TestEHROutageRestartARAE(t *testing.T) {
 func waitDown(t *testing.T, l *loop, n int, least func(reqView) int, blocked func(reqView) bool) []reqView {
 	t.Helper()
 	var rs []reqView
-	waitFor(t, 10*time.Second, fmt.Sprintf("%d requests attempted while the EHR is down", n), func() bool {
+	// Generous: it returns as soon as the condition holds (about 3 s),
+	// and a CI machine running -race packages side by side once needed
+	// more than 10 s.
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d requests attempted while the EHR is down", n), func() bool {
 		rs = l.requests(t, "")
 		if len(rs) != n {
 			return false
