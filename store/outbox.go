@@ -70,6 +70,21 @@ func StatusRank(s string) int {
 	return 0
 }
 
+// AdvanceStatus applies a delivery status callback to t at now: the
+// status only moves forward (StatusRank), and an error code of 0 keeps
+// the one recorded. It reports whether t changed (the caller then saves
+// status, error code and UpdatedAt).
+func AdvanceStatus(t *Text, status string, errorCode int, now time.Time) bool {
+	if StatusRank(status) <= StatusRank(t.Status) {
+		return false
+	}
+	if errorCode == 0 {
+		errorCode = t.ErrorCode
+	}
+	t.Status, t.ErrorCode, t.UpdatedAt = status, errorCode, now
+	return true
+}
+
 // Sent reports whether a text with status s left apptbridge (Twilio took it
 // or the sandbox kept it).
 func Sent(s string) bool {

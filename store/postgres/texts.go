@@ -97,19 +97,13 @@ func (db *DB) TextStatus(ctx context.Context, sid, status string, errorCode int)
 		if err != nil {
 			return err
 		}
-		if store.StatusRank(status) <= store.StatusRank(t.Status) {
+		if !store.AdvanceStatus(t, status, errorCode, db.now()) {
 			return nil
 		}
-		now := db.now()
-		code := errorCode
-		if code == 0 {
-			code = t.ErrorCode
-		}
 		if _, err := ptx.Exec(ctx, `UPDATE texts SET status = $1, error_code = $2, updated_at = $3 WHERE id = $4`,
-			status, int32(code), micros(now), t.ID); err != nil {
+			t.Status, int32(t.ErrorCode), micros(t.UpdatedAt), t.ID); err != nil {
 			return err
 		}
-		t.Status, t.ErrorCode, t.UpdatedAt = status, code, now
 		changed = true
 		return nil
 	})

@@ -110,18 +110,13 @@ func (db *DB) TextStatus(ctx context.Context, sid, status string, errorCode int)
 		if t == nil {
 			return notFound("text")
 		}
-		if store.StatusRank(status) <= store.StatusRank(t.Status) {
+		if !store.AdvanceStatus(t, status, errorCode, db.now()) {
 			return nil
 		}
-		now := db.now()
-		if errorCode == 0 {
-			errorCode = t.ErrorCode
-		}
 		if _, err := b.exec(ctx, `UPDATE texts SET status = $1, error_code = $2, updated_at = $3 WHERE id = $4`,
-			status, int64(errorCode), micros(now), t.ID); err != nil {
+			t.Status, int64(t.ErrorCode), micros(t.UpdatedAt), t.ID); err != nil {
 			return err
 		}
-		t.Status, t.ErrorCode, t.UpdatedAt = status, errorCode, now
 		changed = true
 		return nil
 	})
