@@ -50,8 +50,9 @@ func cmdArchiveBackfill(ctx context.Context, args []string, stdout, stderr io.Wr
 		return 1
 	}
 	// The store serve uses, with archiving on (as serve opens it with
-	// S3_BUCKET set).
-	db, err := app.OpenStore(ctx, cfg, app.StoreOptions{Archive: true})
+	// S3_BUCKET set); a serve running on the same SQLite file keeps its
+	// leases.
+	db, err := app.OpenStore(ctx, cfg, app.StoreOptions{Archive: true, KeepLeases: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "apptbridge archive-backfill: %v\n", err)
 		return 1

@@ -74,6 +74,19 @@ func TestArchiveBackfillCommand(t *testing.T) {
 	if strings.Contains(out+errOut, "PAT-SECRET") || strings.Contains(out+errOut, "5555550100") {
 		t.Errorf("output names patient data: %q %q", out, errOut)
 	}
+	db, err = sqlite.Open(context.Background(), filepath.Join(dir, "apptbridge.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := db.ArchiveQueue(context.Background()); err != nil || st.Depth != 2 {
+		t.Errorf("archive queue after the backfill = %+v, %v; want 2 jobs", st, err)
+	}
+	// A serve's worker holds the first job: a backfill beside it leaves
+	// the lease alone.
+	if jobs, err := db.ClaimArchive(context.Background(), "serve", time.Now(), time.Hour, 1); err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	db.Close()
 	// --since after the events: nothing.
 	code, out, errOut = runCmd(t, "", "archive-backfill", "--env-file", env, "--since", time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02"))
 	if code != 0 || !strings.Contains(out, "done: 0 archive jobs queued") {
@@ -84,7 +97,7 @@ func TestArchiveBackfillCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if st, err := db.ArchiveQueue(context.Background()); err != nil || st.Depth != 2 {
-		t.Errorf("archive queue after the backfill = %+v, %v; want 2 jobs", st, err)
+	if jobs, err := db.ClaimArchive(context.Background(), "other", time.Now(), time.Hour, 10); err != nil || len(jobs) != 0 {
+		t.Errorf("after archive-backfill another worker claims %d jobs (%v): the lease was released", len(jobs), err)
 	}
 }
