@@ -23,6 +23,10 @@ type StoreOptions struct {
 	OnCommit func(batchSize int, d time.Duration)
 	// Archive writes an archive job per history entry (S3_BUCKET set).
 	Archive bool
+	// KeepLeases leaves the leases of the SQLite store alone: a tool
+	// that may run beside serve (archive-backfill) must not free the
+	// leases of its texts in flight.
+	KeepLeases bool
 }
 
 // StoreKind names the backend the configuration selects: "postgres" when
@@ -89,6 +93,9 @@ func openStore(ctx context.Context, cfg Config, o StoreOptions, log *zap.Logger)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if o.KeepLeases {
+		return db, nil
 	}
 	// One process owns the embedded store: leases left by a crashed run
 	// are released now instead of expiring minutes later.

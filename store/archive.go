@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,13 @@ type ArchiveJob struct {
 	// it names the object to delete when the event moves the state object
 	// to another key: a new disposition or a new patient id (SPEC §12: one
 	// state object per appointment).
+	//
+	// A job without State has no state object to move, and a job of the
+	// event queue never sets FromPatientID then (no state before, none
+	// after). A backfill job without State (BackfillArchive) sets it to
+	// the patient id of the history object's key instead: the patient id
+	// of the appointment right after the event, which a live job takes
+	// from its State ("": the event's own, as for live jobs).
 	FromPatientID string
 	// State is the appointment right after the event (nil when To is "").
 	State *apptbridge.Appointment
@@ -67,6 +75,67 @@ type Archive interface {
 	// ArchiveQueue returns the queue's depth and its oldest job's
 	// CreatedAt (zero when empty), for the lag metric.
 	ArchiveQueue(ctx context.Context) (QueueStat, error)
+
+	// BackfillArchive queues archive jobs for recorded history (the
+	// events recorded before archiving was on, or a lost bucket): one job
+	// per event of the page of at most limit events (1 to MaxPageSize)
+	// after seq afterSeq recorded at or after since (zero: all), in seq
+	// order, in one transaction. It returns the number of jobs queued and
+	// the page's last seq (the next call's afterSeq); n == 0 means the
+	// history is done. ErrArchiveOff when the store was opened without
+	// archiving (no worker would take the jobs).
+	//
+	// The jobs are written by the existing worker and Archiver, with the
+	// same keys and bytes as live archiving (SPEC §12):
+	//   - every job writes its event's history object; a job without
+	//     State names the key's patient id in FromPatientID (see there);
+	//   - only the job of an appointment's newest event (events.seq)
+	//     carries its current state, with From = To = the current
+	//     disposition and FromPatientID = the current patient id: the
+	//     state object is put at its current key and nothing is deleted.
+	//     Older events' jobs carry no state, so a backfill never writes a
+	//     state object more than once per appointment, nor moves one. An
+	//     appointment whose newest event is before since gets no state
+	//     object from the backfill.
+	//
+	// The appointment rows of the page are locked while the page is
+	// written (PostgreSQL: SELECT … FOR UPDATE), so a job with state
+	// queued by a backfill is ordered before the live jobs of later
+	// events and cannot put back an older state. Running a backfill
+	// again (or over history that live archiving wrote) writes the same
+	// keys with the same bytes: S3 PUTs are idempotent.
+	BackfillArchive(ctx context.Context, afterSeq int64, since time.Time, limit int) (n int, lastSeq int64, err error)
+}
+
+// ErrArchiveOff is BackfillArchive's error on a store opened without
+// archiving (sqlite.Options.Archive, postgres.Options.Archive).
+var ErrArchiveOff = errors.New("store: archiving is off (S3_BUCKET unset)")
+
+// ArchivePatient follows the patient id of an appointment's state object
+// through its history, for the history keys of backfilled events (the
+// key's patient id is the state's right after the event, the event's own
+// when there is no state): a state exists from the first applied event
+// on (appointments are never deleted), and an applied EHR event with a
+// patient id sets it (apptbridge.Apply merges the event's non-empty
+// fields; other events never change it). Feed it the appointment's
+// entries in seq order.
+type ArchivePatient struct {
+	exists bool
+	pid    string
+}
+
+// Next records h and returns the patient id of its history key.
+func (p *ArchivePatient) Next(h *HistoryEntry) string {
+	if h.Applied {
+		p.exists = true
+		if h.Event.EventType.FromEHR() && h.Event.PatientID != "" {
+			p.pid = h.Event.PatientID
+		}
+	}
+	if p.exists {
+		return p.pid
+	}
+	return h.Event.PatientID
 }
 
 // NotifyArchive returns s with wake called after every commit that wrote

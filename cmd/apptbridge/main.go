@@ -29,6 +29,7 @@ Usage:
   apptbridge check [--env-file F] [--list]
   apptbridge conformance [DIR]
   apptbridge token create [--env-file F] [--data-dir D] NAME
+  apptbridge archive-backfill [--env-file F] [--since YYYY-MM-DD]
   apptbridge hash-password < FILE      (argon2id hash for APPLICATION_PASSWORD_HASH)
   apptbridge twilio-sim --listen ADDR [--account AC… --token T] [--verbose]
   apptbridge version
@@ -63,6 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(rest, stdout, stderr)
 	case "token":
 		return cmdToken(ctx, rest, stdout, stderr)
+	case "archive-backfill":
+		return cmdArchiveBackfill(ctx, rest, stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(rest, stdin, stdout, stderr)
 	case "twilio-sim":

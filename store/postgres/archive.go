@@ -125,3 +125,73 @@ func (db *DB) ArchiveQueue(ctx context.Context) (store.QueueStat, error) {
 	}
 	return st, nil
 }
+
+// BackfillArchive implements store.Archive. The page's appointment rows
+// are locked (FOR UPDATE, in id order) before their newest event and
+// state are read: a live event of one of them waits for the page's
+// commit, so its job comes after the page's and moves the state object
+// from the state the page wrote.
+func (db *DB) BackfillArchive(ctx context.Context, afterSeq int64, since time.Time, limit int) (int, int64, error) {
+	if db.closed.Load() {
+		return 0, afterSeq, opErr("backfill archive", store.ErrClosed)
+	}
+	if limit <= 0 || limit > store.MaxPageSize {
+		return 0, afterSeq, opErr("backfill archive", invalid("limit must be 1 to 1000"))
+	}
+	if !db.archive {
+		return 0, afterSeq, opErr("backfill archive", store.ErrArchiveOff)
+	}
+	var n int
+	last := afterSeq
+	err := db.write(ctx, func(ctx context.Context, ptx pgx.Tx) error {
+		n, last = 0, afterSeq
+		page, err := queryAll(ctx, ptx, sqlrow.History, sqlrow.BackfillPage, afterSeq, sqlrow.US(since), int64(limit))
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		ids := make([]string, 0, len(page))
+		for _, h := range page {
+			ids = append(ids, h.Event.AppointmentID)
+		}
+		if _, err := ptx.Exec(ctx, `SELECT appointment_id FROM appointments WHERE appointment_id = ANY($1)
+			ORDER BY appointment_id FOR UPDATE`, ids); err != nil {
+			return err
+		}
+		jobs, err := sqlrow.BackfillJobArgs(ctx, page, backfillReads{wtx{db, ptx}}, micros(time.Now()))
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		for _, args := range jobs {
+			b.Queue(sqlrow.InsertArchiveJob, args...)
+		}
+		if err := ptx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("archive jobs: %w", err)
+		}
+		n, last = len(jobs), page[len(page)-1].Seq
+		return nil
+	})
+	if err != nil {
+		return 0, afterSeq, fmt.Errorf("postgres: backfill archive after %d: %w", afterSeq, err)
+	}
+	return n, last, nil
+}
+
+// backfillReads are a backfill page's reads in its transaction.
+type backfillReads struct{ w wtx }
+
+func (r backfillReads) Prior(ctx context.Context, aid string, before int64) ([]store.HistoryEntry, error) {
+	return queryAll(ctx, r.w.tx, sqlrow.History, sqlrow.BackfillPrior, aid, before)
+}
+
+func (r backfillReads) Newest(ctx context.Context, aid string) (int64, *apptbridge.Appointment, error) {
+	var seq int64
+	if err := r.w.tx.QueryRow(ctx, sqlrow.BackfillNewest, aid).Scan(&seq); err != nil {
+		return 0, nil, err
+	}
+	cur, err := r.w.loadAppointment(ctx, aid, false) // locked by the page
+	return seq, cur, err
+}

@@ -108,6 +108,11 @@ func (a *Archiver) Archive(ctx context.Context, job *store.ArchiveJob) error {
 	pid := job.Entry.Event.PatientID
 	if job.State != nil {
 		pid = job.State.PatientID
+	} else if job.FromPatientID != "" {
+		// A backfill job without state names the key's patient id (the
+		// appointment's right after the event); a live job without state
+		// never sets it (store.ArchiveJob.FromPatientID).
+		pid = job.FromPatientID
 	}
 	body, err := HistoryJSON(job.Entry)
 	if err != nil {

@@ -5,6 +5,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -128,4 +129,70 @@ func (db *DB) ArchiveQueue(ctx context.Context) (store.QueueStat, error) {
 		st.Oldest = sqlrow.FromUS(oldest.Int64)
 	}
 	return st, nil
+}
+
+// BackfillArchive implements store.Archive: the page is read and its jobs
+// written in one write transaction (the writer is the only one, so no
+// event can slip in between).
+func (db *DB) BackfillArchive(ctx context.Context, afterSeq int64, since time.Time, limit int) (int, int64, error) {
+	if db.closed.Load() {
+		return 0, afterSeq, fmt.Errorf("sqlite: backfill archive: %w", store.ErrClosed)
+	}
+	if limit <= 0 || limit > store.MaxPageSize {
+		return 0, afterSeq, fmt.Errorf("sqlite: backfill archive: %w", invalid("limit must be 1 to 1000"))
+	}
+	var n int
+	last := afterSeq
+	err := db.w.do(ctx, func(ctx context.Context, w wtx) error {
+		n, last = 0, afterSeq
+		b := w.b
+		if !b.archive {
+			return store.ErrArchiveOff
+		}
+		var page []store.HistoryEntry
+		if err := b.query(ctx, sqlrow.BackfillPage, sqlrow.AppendTo(&page, sqlrow.History),
+			afterSeq, sqlrow.US(since), int64(limit)); err != nil {
+			return err
+		}
+		jobs, err := sqlrow.BackfillJobArgs(ctx, page, backfillReads{b}, micros(time.Now()))
+		if err != nil {
+			return err
+		}
+		for i, args := range jobs {
+			if _, err := b.exec(ctx, sqlrow.InsertArchiveJob, args...); err != nil {
+				return fmt.Errorf("archive job of event %s: %w", page[i].Event.EventID, err)
+			}
+		}
+		n = len(jobs)
+		if len(page) > 0 {
+			last = page[len(page)-1].Seq
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, afterSeq, fmt.Errorf("sqlite: backfill archive after %d: %w", afterSeq, err)
+	}
+	return n, last, nil
+}
+
+// backfillReads are a backfill page's reads in the write transaction.
+type backfillReads struct{ b *batch }
+
+func (r backfillReads) Prior(ctx context.Context, aid string, before int64) ([]store.HistoryEntry, error) {
+	var out []store.HistoryEntry
+	err := r.b.query(ctx, sqlrow.BackfillPrior, sqlrow.AppendTo(&out, sqlrow.History), aid, before)
+	return out, err
+}
+
+func (r backfillReads) Newest(ctx context.Context, aid string) (int64, *apptbridge.Appointment, error) {
+	var seq int64
+	err := r.b.query(ctx, sqlrow.BackfillNewest, func(row []driver.Value) error {
+		seq = sqlrow.Int(row[0])
+		return nil
+	}, aid)
+	if err != nil {
+		return 0, nil, err
+	}
+	cur, err := r.b.loadAppointment(ctx, aid)
+	return seq, cur, err
 }

@@ -28,6 +28,8 @@ func RunArchive(t *testing.T, open func(t *testing.T, archive bool) store.Store)
 		{"ArchiveOrder", true, testArchiveOrder},
 		{"ArchiveLease", true, testArchiveLease},
 		{"ArchiveConcurrentClaims", true, testArchiveConcurrentClaims},
+		{"ArchiveBackfillOff", false, testArchiveBackfillOff},
+		{"ArchiveBackfill", true, testArchiveBackfill},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

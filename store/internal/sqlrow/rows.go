@@ -1,6 +1,7 @@
 package sqlrow
 
 import (
+	"context"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
@@ -358,3 +359,68 @@ const (
 	SignInFailures      = `SELECT at FROM signin_failures WHERE subject = $1 AND at > $2 ORDER BY at DESC LIMIT $3`
 	ResetSignInFailures = `DELETE FROM signin_failures WHERE subject = $1`
 )
+
+// The queries of a backfill page (store.Archive.BackfillArchive).
+const (
+	// BackfillPage lists the page's events: $1 after seq, $2 recorded at
+	// or after (unix µs), $3 the page size.
+	BackfillPage = `SELECT ` + HistoryCols + ` FROM events WHERE seq > $1 AND recorded_at >= $2 ORDER BY seq LIMIT $3`
+	// BackfillPrior lists an appointment's ($1) events before seq $2.
+	BackfillPrior = `SELECT ` + HistoryCols + ` FROM events WHERE appointment_id = $1 AND seq < $2 ORDER BY seq`
+	// BackfillNewest is an appointment's ($1) newest event seq.
+	BackfillNewest = `SELECT MAX(seq) FROM events WHERE appointment_id = $1`
+)
+
+// BackfillReads are the reads of a backfill page in its transaction.
+type BackfillReads interface {
+	// Prior lists the events of appointment aid before seq (BackfillPrior).
+	Prior(ctx context.Context, aid string, before int64) ([]store.HistoryEntry, error)
+	// Newest returns aid's newest event seq (BackfillNewest) and current
+	// state (nil for none), read after the appointment row is locked.
+	Newest(ctx context.Context, aid string) (int64, *apptbridge.Appointment, error)
+}
+
+// BackfillJobArgs are the InsertArchiveJob arguments of the jobs of a
+// backfill page (in seq order), written at now: see
+// store.Archive.BackfillArchive for what each job carries.
+func BackfillJobArgs(ctx context.Context, page []store.HistoryEntry, rd BackfillReads, now int64) ([][]any, error) {
+	type appt struct {
+		pid    store.ArchivePatient
+		newest int64
+		cur    *apptbridge.Appointment
+	}
+	seen := map[string]*appt{}
+	out := make([][]any, 0, len(page))
+	for i := range page {
+		h := &page[i]
+		aid := h.Event.AppointmentID
+		a := seen[aid]
+		if a == nil {
+			a = &appt{}
+			var err error
+			if a.newest, a.cur, err = rd.Newest(ctx, aid); err != nil {
+				return nil, fmt.Errorf("backfill: appointment %s: %w", aid, err)
+			}
+			prior, err := rd.Prior(ctx, aid, h.Seq)
+			if err != nil {
+				return nil, fmt.Errorf("backfill: history of appointment %s: %w", aid, err)
+			}
+			for j := range prior {
+				a.pid.Next(&prior[j])
+			}
+			seen[aid] = a
+		}
+		pid := a.pid.Next(h)
+		if h.Seq == a.newest && a.cur != nil {
+			j, err := json.Marshal(a.cur)
+			if err != nil {
+				return nil, fmt.Errorf("backfill: state of appointment %s: %w", aid, err)
+			}
+			d := string(a.cur.Disposition)
+			out = append(out, []any{aid, h.Event.EventID, d, d, string(j), now, a.cur.PatientID})
+			continue
+		}
+		out = append(out, []any{aid, h.Event.EventID, "", "", "", now, pid})
+	}
+	return out, nil
+}
