@@ -109,6 +109,8 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		Planner: remMetrics.Planner(remCfg),
 		// Archive jobs only when something will take them (S3_BUCKET).
 		Archive: cfg.S3Bucket != "",
+		// serve owns the embedded store: a crashed run's leases go now.
+		ReleaseLeases: true,
 		OnCommit: func(n int, d time.Duration) {
 			a.m.commit.Observe(d.Seconds())
 			a.m.batch.Observe(float64(n))

@@ -23,10 +23,11 @@ type StoreOptions struct {
 	OnCommit func(batchSize int, d time.Duration)
 	// Archive writes an archive job per history entry (S3_BUCKET set).
 	Archive bool
-	// KeepLeases leaves the leases of the SQLite store alone: a tool
-	// that may run beside serve (archive-backfill) must not free the
-	// leases of its texts in flight.
-	KeepLeases bool
+	// ReleaseLeases frees the leases a crashed run left in the SQLite
+	// store (serve, which owns it, at start). Every other command keeps
+	// them: it may run beside serve (token create, archive-backfill), and
+	// freeing the lease of a text in flight could send it twice.
+	ReleaseLeases bool
 }
 
 // StoreKind names the backend the configuration selects: "postgres" when
@@ -64,7 +65,7 @@ func RedactURL(raw string) string {
 }
 
 // OpenStore opens the store the configuration selects (for commands such
-// as `token create`; serve opens it through New).
+// as `token create`; serve opens it through New, with ReleaseLeases).
 func OpenStore(ctx context.Context, cfg Config, o StoreOptions) (store.Store, error) {
 	return openStore(ctx, cfg, o, zap.NewNop())
 }
@@ -94,7 +95,7 @@ func openStore(ctx context.Context, cfg Config, o StoreOptions, log *zap.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if o.KeepLeases {
+	if !o.ReleaseLeases {
 		return db, nil
 	}
 	// One process owns the embedded store: leases left by a crashed run

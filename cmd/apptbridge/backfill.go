@@ -52,7 +52,7 @@ func cmdArchiveBackfill(ctx context.Context, args []string, stdout, stderr io.Wr
 	// The store serve uses, with archiving on (as serve opens it with
 	// S3_BUCKET set); a serve running on the same SQLite file keeps its
 	// leases.
-	db, err := app.OpenStore(ctx, cfg, app.StoreOptions{Archive: true, KeepLeases: true})
+	db, err := app.OpenStore(ctx, cfg, app.StoreOptions{Archive: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "apptbridge archive-backfill: %v\n", err)
 		return 1

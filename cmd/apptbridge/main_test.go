@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/app"
 	"github.com/apptbridge/apptbridge/hl7"
 	"github.com/apptbridge/apptbridge/mllp"
+	"github.com/apptbridge/apptbridge/store"
 	"github.com/apptbridge/apptbridge/store/sqlite"
 	"github.com/apptbridge/apptbridge/web"
 )
@@ -237,5 +239,42 @@ func TestTokenCreate(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "", "token", "list"); code != 2 {
 		t.Errorf("token list: exit %d, want 2 (usage)", code)
+	}
+}
+
+// TestTokenCreateKeepsLeases: `token create` may run beside serve on the
+// same SQLite file; it must not free the lease of a text serve is sending
+// (only serve, which owns the store, releases a crashed run's leases).
+func TestTokenCreateKeepsLeases(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	path := filepath.Join(dir, "apptbridge.db")
+	db, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	err = db.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.AddText(ctx, &store.Text{ID: apptbridge.NewEventID(), Direction: store.DirOut,
+			Kind: apptbridge.TextHelp, Phone: "+13125550100", Immediate: true, NextAttemptAt: now})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if xs, err := db.ClaimTexts(ctx, "serve", now, time.Hour, 10); err != nil || len(xs) != 1 {
+		t.Fatalf("claim: %d texts, %v", len(xs), err)
+	}
+	db.Close()
+	if code, _, errOut := runCmd(t, "", "token", "create", "--data-dir", dir, "beside-serve"); code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, errOut)
+	}
+	db, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if xs, err := db.ClaimTexts(ctx, "other", time.Now(), time.Hour, 10); err != nil || len(xs) != 0 {
+		t.Fatalf("after token create another worker claims %d texts (%v): serve's lease was released", len(xs), err)
 	}
 }
