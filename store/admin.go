@@ -195,6 +195,14 @@ type Admin interface {
 	// in seq order (Event.AppointmentID says whose), for exports; limit
 	// defaults to 100, at most 1000.
 	HistorySince(ctx context.Context, afterSeq int64, limit int) ([]HistoryEntry, error)
+	// HistoryHorizon returns a seq at or below which the history is
+	// final: every entry with a seq up to it that will ever be committed
+	// is committed, so paging HistorySince up to it misses nothing. On
+	// SQLite (one writer, seqs committed in order) it is the last seq;
+	// several PostgreSQL writers take seqs in one order and commit in
+	// another, so a page could step past an entry that commits a moment
+	// later: there it waits for the history writes in flight to end.
+	HistoryHorizon(ctx context.Context) (int64, error)
 
 	// Failed sign-ins, counted per key for every process on the store
 	// (the sign-in throttle, see web.StoreLimiter). A key names what is

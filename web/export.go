@@ -187,6 +187,12 @@ func (a *API) exportHistory(r *http.Request, out *rowWriter, from, to time.Time)
 	if err := out.header(historyColumns); err != nil {
 		return 0, err
 	}
+	// Up to the horizon only: with several processes on PostgreSQL an
+	// entry can commit after a later seq, and paging past it would lose it.
+	horizon, err := a.cfg.Store.HistoryHorizon(r.Context())
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	var after int64
 	for {
@@ -196,6 +202,9 @@ func (a *API) exportHistory(r *http.Request, out *rowWriter, from, to time.Time)
 			return n, err
 		}
 		for _, h := range list {
+			if h.Seq > horizon {
+				return n, nil // recorded after the export began
+			}
 			after = h.Seq
 			if (!from.IsZero() && h.RecordedAt.Before(from)) || (!to.IsZero() && !h.RecordedAt.Before(to)) {
 				continue

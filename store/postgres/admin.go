@@ -401,6 +401,32 @@ func (db *DB) HistorySince(ctx context.Context, afterSeq int64, limit int) ([]st
 	return out, nil
 }
 
+// HistoryHorizon implements store.Admin. A history write holds a ROW
+// EXCLUSIVE lock on events from its INSERT (where its seq is drawn) to
+// its COMMIT; SHARE mode waits for every such writer in flight and keeps
+// new ones out while the last seq is read. Every seq up to it is then
+// committed or rolled back for good. Writers wait for the few
+// milliseconds this takes (at most lock_timeout, then an error).
+func (db *DB) HistoryHorizon(ctx context.Context) (int64, error) {
+	if db.closed.Load() {
+		return 0, opErr("history horizon", store.ErrClosed)
+	}
+	var seq int64
+	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE events IN SHARE MODE`); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: history horizon: %w", err)
+	}
+	return seq, nil
+}
+
 // AddSignInFailure implements store.Admin: the insert and the pruning of
 // expired failures are one transaction.
 func (db *DB) AddSignInFailure(ctx context.Context, key string, at, expires time.Time) error {

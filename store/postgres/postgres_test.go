@@ -627,3 +627,64 @@ func TestReminderPlans(t *testing.T) {
 		t.Errorf("stats: sent %d planned %d, want 1 0", st.RemindersSent24h, st.RemindersPlanned)
 	}
 }
+
+// TestHistoryHorizon: process A has drawn a history seq and not yet
+// committed while process B commits a later one. HistorySince shows B's
+// entry alone, so an export paging past it would never see A's; the
+// horizon waits for A to commit, and paging up to it sees both.
+func TestHistoryHorizon(t *testing.T) {
+	a, b := twoProcesses(t, Options{})
+	ctx := t.Context()
+	e1 := testInbound("H-1", apptbridge.Booked, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)).Event
+	applied, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // a failed check must not leave A's transaction (and Close) hanging
+	done := make(chan error, 1)
+	go func() {
+		done <- a.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			if _, err := tx.Apply(ctx, e1); err != nil {
+				return err
+			}
+			close(applied)
+			<-release
+			return nil
+		})
+	}()
+	<-applied
+	if _, err := b.Ingest(ctx, testInbound("H-2", apptbridge.Booked, time.Date(2030, 1, 1, 0, 0, 1, 0, time.UTC))); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := b.HistorySince(ctx, 0, 10); err != nil || len(h) != 1 || h[0].Event.AppointmentID != "H-2" {
+		t.Fatalf("before A commits, HistorySince = %d entries (%v), want H-2's alone", len(h), err)
+	}
+	type result struct {
+		seq int64
+		err error
+	}
+	hc := make(chan result, 1)
+	go func() {
+		seq, err := b.HistoryHorizon(ctx)
+		hc <- result{seq, err}
+	}()
+	select {
+	case r := <-hc:
+		t.Fatalf("HistoryHorizon returned %d (%v) while A's seq was uncommitted", r.seq, r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	unblock()
+	if err := <-done; err != nil {
+		t.Fatalf("A's transaction: %v", err)
+	}
+	r := <-hc
+	if r.err != nil {
+		t.Fatalf("HistoryHorizon: %v", r.err)
+	}
+	h, err := b.HistorySince(ctx, 0, 10)
+	if err != nil || len(h) != 2 {
+		t.Fatalf("after A commits, HistorySince = %d entries (%v), want 2", len(h), err)
+	}
+	if max(h[0].Seq, h[1].Seq) != r.seq {
+		t.Errorf("horizon %d, want the last seq %d", r.seq, max(h[0].Seq, h[1].Seq))
+	}
+}

@@ -436,6 +436,19 @@ func (db *DB) HistorySince(ctx context.Context, afterSeq int64, limit int) ([]st
 	return out, nil
 }
 
+// HistoryHorizon implements store.Admin: the last committed seq (the
+// single writer commits seqs in order).
+func (db *DB) HistoryHorizon(ctx context.Context) (int64, error) {
+	if db.closed.Load() {
+		return 0, fmt.Errorf("sqlite: history horizon: %w", store.ErrClosed)
+	}
+	var seq int64
+	if err := db.rdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("sqlite: history horizon: %w", err)
+	}
+	return seq, nil
+}
+
 // AddSignInFailure implements store.Admin: the insert and the pruning of
 // expired failures are one write transaction.
 func (db *DB) AddSignInFailure(ctx context.Context, key string, at, expires time.Time) error {

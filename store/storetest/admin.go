@@ -568,6 +568,9 @@ func testAdminHistorySince(t *testing.T, s store.Store) {
 	if h, err := s.HistorySince(t.Context(), 0, 0); err != nil || len(h) != 0 {
 		t.Fatalf("HistorySince of an empty store = %v, %v", h, err)
 	}
+	if seq, err := s.HistoryHorizon(t.Context()); err != nil || seq != 0 {
+		t.Fatalf("HistoryHorizon of an empty store = %d, %v; want 0", seq, err)
+	}
 	ingestNew(t, s, newInbound(newEvent("A-1", apptbridge.Booked, base)))
 	ingestNew(t, s, newInbound(newEvent("A-2", apptbridge.Booked, base)))
 	ingest(t, s, newInbound(nil))
@@ -599,6 +602,10 @@ func testAdminHistorySince(t *testing.T, s store.Store) {
 	sameJSON(t, "HistorySince(after the first, limit 2)", page, all[1:3])
 	if rest, err := s.HistorySince(t.Context(), all[3].Seq, 10); err != nil || len(rest) != 0 {
 		t.Errorf("HistorySince(after the last) = %v, %v; want none", rest, err)
+	}
+	// With nothing in flight, the horizon is the last seq.
+	if seq, err := s.HistoryHorizon(t.Context()); err != nil || seq != all[3].Seq {
+		t.Errorf("HistoryHorizon = %d, %v; want the last seq %d", seq, err, all[3].Seq)
 	}
 }
 
