@@ -624,7 +624,8 @@ func testAdminClosed(t *testing.T, s store.Store) {
 	err7 := s.AddSignInFailure(ctx, "ip:x", now(), now().Add(time.Minute))
 	_, err8 := s.SignInFailures(ctx, "ip:x", now(), 10)
 	err9 := s.ResetSignInFailures(ctx, "ip:x")
-	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7, err8, err9} {
+	_, err10 := s.HistoryHorizon(ctx)
+	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7, err8, err9, err10} {
 		if !errors.Is(err, store.ErrClosed) {
 			t.Errorf("admin call %d after Close: %v, want ErrClosed", i+1, err)
 		}
