@@ -44,6 +44,15 @@ const (
 	AccountWindow   = 24 * time.Hour
 )
 
+// PasswordChecks bounds the password checks one process runs at once.
+// Each argon2id check holds 19 MiB for about 100 ms, so a burst of
+// sign-ins would otherwise cost memory without bound; and a request is
+// checked against the failure limits again once it holds a slot, after
+// the failures of the requests before it were counted, so a burst from
+// one address gets at most PasswordChecks-1 guesses past the limit
+// instead of one per request.
+const PasswordChecks = 2
+
 // accountKey is the single admin account's key in AuthConfig.Account.
 const accountKey = "admin"
 
@@ -203,13 +212,10 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	if !decodeStrict(w, r, &in, `{"password": "…"}`) {
 		return
 	}
-	c, now, ip := a.cfg.Auth, a.cfg.Now(), clientIP(r)
-	if in.Password == "" || !c.Password.Verify(in.Password) {
-		a.failed(r, ip, now)
-		a.audit(r.Context(), r, "ip:"+ip, "login.failed", "", "wrong password")
-		writeError(w, http.StatusUnauthorized, "unauthorized", "wrong password", nil)
+	if !a.checkPassword(w, r, in.Password) {
 		return
 	}
+	c, now, ip := a.cfg.Auth, a.cfg.Now(), clientIP(r)
 	code, err := auth.NewCode()
 	if err != nil {
 		a.internal(w, "sign-in code", err)
@@ -239,6 +245,30 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	a.audit(r.Context(), r, "ip:"+ip, "login", "", "password accepted; code texted")
 	writeJSON(w, http.StatusOK, map[string]any{"token": token, "expires_in": int(MFATokenTTL / time.Second),
 		"sent_to": phoneHint(c.AdminPhone)})
+}
+
+// checkPassword verifies pw in one of the PasswordChecks slots, after
+// checking the failure limits again there; a wrong password is counted
+// before the slot is freed. When it returns false it has answered (401,
+// 429, or nothing to a client that left while queued).
+func (a *API) checkPassword(w http.ResponseWriter, r *http.Request, pw string) bool {
+	select {
+	case a.passwordSlots <- struct{}{}:
+		defer func() { <-a.passwordSlots }()
+	case <-r.Context().Done():
+		return false
+	}
+	if !a.notThrottled(w, r) { // the failures of the requests before this one count now
+		return false
+	}
+	c, now, ip := a.cfg.Auth, a.cfg.Now(), clientIP(r)
+	if pw != "" && c.Password.Verify(pw) {
+		return true
+	}
+	a.failed(r, ip, now)
+	a.audit(r.Context(), r, "ip:"+ip, "login.failed", "", "wrong password")
+	writeError(w, http.StatusUnauthorized, "unauthorized", "wrong password", nil)
+	return false
 }
 
 func (a *API) mfa(w http.ResponseWriter, r *http.Request) {

@@ -12,12 +12,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/apptbridge/apptbridge"
 	"github.com/apptbridge/apptbridge/auth"
 	"github.com/apptbridge/apptbridge/store"
+	"github.com/apptbridge/apptbridge/web"
 )
 
 // Admin sign-in over HTTP (SPEC §11; RELIABILITY T24, T25): password →
@@ -679,4 +681,33 @@ func TestLoginThrottleSharedProcesses(t *testing.T) {
 		want(t, fmt.Sprintf("wrong password %d after sign-in", i+1), a.login("wrong"), http.StatusUnauthorized, bodyWrongPassword)
 	}
 	want(t, "10th attempt after sign-in", b.login(adminPassword), http.StatusOK, "")
+}
+
+// TestLoginBurst: 40 wrong passwords from one address at once. Checked
+// one by one, each request would pass the limit before any failure was
+// counted, and all 40 would be guesses; in PasswordChecks slots, with the
+// limit checked again in the slot, at most PasswordChecks-1 get past the
+// 10th failure and the rest are refused with 429.
+func TestLoginBurst(t *testing.T) { bothLimits(t, testLoginBurst) }
+
+func testLoginBurst(t *testing.T, storeLimits bool) {
+	h := newHarness(t, options{auth: true, storeLimits: storeLimits})
+	const burst = 40
+	codes := make([]int, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() { codes[i] = h.login("wrong-burst-" + strconv.Itoa(i)).code })
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	guesses := count[http.StatusUnauthorized]
+	if guesses < 10 || guesses > 10+web.PasswordChecks-1 || count[http.StatusTooManyRequests] != burst-guesses {
+		t.Fatalf("burst of %d: %v; want 10 to %d checked (401), the rest 429", burst, count, 10+web.PasswordChecks-1)
+	}
+	if n := len(h.auditEntries()); n != guesses {
+		t.Errorf("%d audit entries for %d checked passwords", n, guesses)
+	}
 }

@@ -77,6 +77,9 @@ type Config struct {
 type API struct {
 	cfg Config
 	log *zap.Logger
+	// passwordSlots holds one token per password check in flight
+	// (PasswordChecks; see login).
+	passwordSlots chan struct{}
 }
 
 // New returns the API.
@@ -93,7 +96,7 @@ func New(cfg Config) *API {
 	if cfg.CountEvent == nil {
 		cfg.CountEvent = func(apptbridge.EventType, bool) {}
 	}
-	return &API{cfg: cfg, log: cfg.Logger}
+	return &API{cfg: cfg, log: cfg.Logger, passwordSlots: make(chan struct{}, PasswordChecks)}
 }
 
 // Register adds the API's routes to mux.
