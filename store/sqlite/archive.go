@@ -60,15 +60,11 @@ func (db *DB) ClaimArchive(ctx context.Context, owner string, now time.Time, lea
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim archive: %w", err)
 	}
-	for _, j := range out {
-		h, err := db.history(ctx, `SELECT `+sqlrow.HistoryCols+` FROM events WHERE event_id = $1`, j.EventID)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: claim archive: history of job %d: %w", j.ID, err)
-		}
-		if len(h) != 1 {
-			return nil, fmt.Errorf("sqlite: claim archive: event %s of job %d not found", j.EventID, j.ID)
-		}
-		j.Entry = h[0]
+	err = sqlrow.AttachHistory(out, func(eventID string) ([]store.HistoryEntry, error) {
+		return db.history(ctx, sqlrow.HistoryOfEvent, eventID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim archive: %w", err)
 	}
 	return out, nil
 }

@@ -424,3 +424,25 @@ func BackfillJobArgs(ctx context.Context, page []store.HistoryEntry, rd Backfill
 	}
 	return out, nil
 }
+
+// HistoryOfEvent reads one event's history entry (HistoryCols) by event
+// id.
+const HistoryOfEvent = `SELECT ` + HistoryCols + ` FROM events WHERE event_id = $1`
+
+// AttachHistory sets each claimed archive job's Entry: its event's
+// history entry, read by history (the backend's HistoryOfEvent query).
+// A job whose event is missing is an error: the job and its event are
+// written in one transaction, and history is never deleted.
+func AttachHistory(jobs []*store.ArchiveJob, history func(eventID string) ([]store.HistoryEntry, error)) error {
+	for _, j := range jobs {
+		h, err := history(j.EventID)
+		if err != nil {
+			return fmt.Errorf("history of job %d: %w", j.ID, err)
+		}
+		if len(h) != 1 {
+			return fmt.Errorf("event %s of job %d not found", j.EventID, j.ID)
+		}
+		j.Entry = h[0]
+	}
+	return nil
+}
